@@ -1,0 +1,109 @@
+// Package cli implements the meridian command line: it parses arguments
+// and calls into the packages that do the work.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/internal/daemon"
+	"github.com/meridiandns/meridian/internal/version"
+	"github.com/meridiandns/meridian/zones"
+)
+
+const usage = `usage: meridian <command> [flags]
+
+commands:
+  serve   --config FILE   serve DNS until SIGTERM or SIGINT (SIGHUP reloads)
+  check   --config FILE   load the config and every zone as serve would; print problems
+  version                 print the version
+`
+
+// Run runs the command line args (without the program name) and returns
+// the process exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "meridian %s %s %s/%s\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "meridian: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// configFlag parses the flags of a command that takes --config.
+func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "meridian.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meridian %s: unexpected argument %q\n", name, fs.Arg(0))
+		return "", false
+	}
+	return *path, true
+}
+
+func serve(args []string, stderr io.Writer) int {
+	path, ok := configFlag("serve", args, stderr)
+	if !ok {
+		return 2
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian: %v\n", err)
+		return 1
+	}
+	log, level := daemon.NewLogger(c.Log, stderr)
+	d, err := daemon.New(c, log, level)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := d.Run(context.Background()); err != nil {
+		log.Error("exit", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// check prints every problem of the config and its zones, one per line,
+// and returns 1 when there is any.
+func check(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("check", args, stderr)
+	if !ok {
+		return 2
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stdout, err)
+		return 1
+	}
+	ps := zones.Check(daemon.ZoneOptions(c))
+	for _, p := range ps {
+		fmt.Fprintln(stdout, p.String())
+	}
+	if len(ps) > 0 {
+		fmt.Fprintf(stderr, "%d problem(s)\n", len(ps))
+		return 1
+	}
+	fmt.Fprintln(stdout, "ok")
+	return 0
+}

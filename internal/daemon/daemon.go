@@ -1,0 +1,191 @@
+// Package daemon wires a node together for `meridian serve`: config, zone
+// loader, DNS server, file watcher and signals.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/server"
+	"github.com/meridiandns/meridian/zones"
+)
+
+// Daemon is one running node.
+type Daemon struct {
+	log    *slog.Logger
+	level  *slog.LevelVar
+	loader *zones.Loader
+	srv    *server.Server
+
+	mu  sync.Mutex // serialises reloads; guards cfg
+	cfg *config.Config
+}
+
+// NewLogger returns the logger the config asks for, writing to w, and the
+// level variable that a reload can change.
+func NewLogger(c config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	lv.Set(parseLevel(c.Level))
+	ho := &slog.HandlerOptions{Level: lv}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho)), lv
+	}
+	return slog.New(slog.NewTextHandler(w, ho)), lv
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// ZoneOptions converts the config's zone settings.
+func ZoneOptions(c *config.Config) zones.Options {
+	return zones.Options{
+		Dir:      c.Zones.Dir,
+		StateDir: c.StateDir,
+		SOA: zones.SOAValues{
+			MName: c.SOA.MName, RName: c.SOA.RName, Refresh: c.SOA.Refresh, Retry: c.SOA.Retry,
+			Expire: c.SOA.Expire, Minimum: c.SOA.Minimum, TTL: c.SOA.TTL,
+		},
+	}
+}
+
+func serverOptions(c *config.Config) server.Options {
+	return server.Options{
+		Listen:         c.DNS.Listen,
+		UDPSize:        c.DNS.UDPSize,
+		NSID:           c.DNS.NSID,
+		Version:        c.DNS.Version,
+		TCPMaxConns:    c.DNS.TCP.MaxConnections,
+		TCPIdleTimeout: c.DNS.TCP.IdleTimeout,
+		TCPReadTimeout: c.DNS.TCP.ReadTimeout,
+	}
+}
+
+// New loads the zones and binds the listeners of the node configured by c.
+func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, error) {
+	loader, err := zones.NewLoader(ZoneOptions(c), log)
+	if err != nil {
+		log.Error("zone serial state unreadable; serials restart from the clock", "err", err)
+	}
+	d := &Daemon{log: log, level: level, loader: loader, cfg: c}
+	d.logProblems(loader.Reload())
+	d.srv = server.New(serverOptions(c), loader, log)
+	if err := d.srv.Start(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Server returns the DNS server (for tests that need its addresses).
+func (d *Daemon) Server() *server.Server { return d.srv }
+
+// Loader returns the zone loader.
+func (d *Daemon) Loader() *zones.Loader { return d.loader }
+
+func (d *Daemon) logProblems(ps zones.Problems) {
+	for _, p := range ps {
+		d.log.Error("zone problem; the previous version of the zone, if any, keeps serving", "problem", p.String())
+	}
+}
+
+// ReloadZones reloads the zone files with the current config.
+func (d *Daemon) ReloadZones() zones.Problems {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ps := d.loader.Reload()
+	d.logProblems(ps)
+	return ps
+}
+
+// ReloadConfig re-reads the config file and then the zones. A config that
+// fails to load keeps the running one; the error is returned.
+func (d *Daemon) ReloadConfig() error {
+	d.mu.Lock()
+	old := d.cfg
+	c, err := config.Load(old.Path)
+	if err != nil {
+		d.mu.Unlock()
+		d.log.Error("config reload failed; keeping the running config", "err", err)
+		return err
+	}
+	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections {
+		d.log.Warn("dns.listen and dns.tcp.max_connections change only on restart")
+	}
+	d.cfg = c
+	d.level.Set(parseLevel(c.Log.Level))
+	d.srv.SetOptions(serverOptions(c))
+	d.loader.SetOptions(ZoneOptions(c))
+	d.mu.Unlock()
+	d.log.Info("config reloaded", "path", c.Path)
+	d.ReloadZones()
+	return nil
+}
+
+// Config returns the config in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// Run serves until ctx ends or SIGTERM/SIGINT arrives, reloading on SIGHUP
+// and on changes under the zones directory. It shuts down gracefully.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	var wg sync.WaitGroup
+	if d.Config().WatchZones() {
+		w, err := newWatcher(d.Config().Zones.Dir, d.Config().Zones.Debounce, d.log)
+		if err != nil {
+			d.log.Error("cannot watch zones directory; reload with SIGHUP", "err", err)
+		} else {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.run(ctx, func() { d.ReloadZones() })
+			}()
+		}
+	}
+
+	d.log.Info("serving", "node", d.Config().Node.Name, "region", d.Config().Node.Region)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				d.ReloadConfig()
+				continue
+			}
+			d.log.Info("shutting down", "signal", s.String())
+			break loop
+		}
+	}
+	cancel()
+	wg.Wait()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := d.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	d.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
+)
+
+// Respond builds the response to req, or returns nil when the query must be
+// dropped. tcp says whether the answer goes over TCP (no size limit).
+func (s *Server) Respond(req *dns.Msg, tcp bool) *dns.Msg {
+	if req.Response {
+		return nil
+	}
+	m := new(dns.Msg)
+	m.Compress = true
+	if req.Opcode != dns.OpcodeQuery {
+		m.SetRcode(req, dns.RcodeNotImplemented)
+		m.Question = nil
+		return m
+	}
+	if len(req.Question) != 1 {
+		m.SetRcode(req, dns.RcodeFormatError)
+		m.Question = nil
+		return m
+	}
+	m.SetReply(req)
+	o := s.opts.Load()
+
+	opt, ok := requestOPT(req)
+	if !ok {
+		m.Rcode = dns.RcodeFormatError
+		return m
+	}
+	if opt != nil {
+		ropt := s.replyOPT(o, opt)
+		m.Extra = append(m.Extra, ropt)
+		if opt.Version() != 0 {
+			// RFC 6891 6.1.3: BADVERS, whose upper bits live in the OPT.
+			m.Rcode = dns.RcodeBadVers
+			ropt.SetExtendedRcode(dns.RcodeBadVers)
+			return m
+		}
+	}
+
+	q := req.Question[0]
+	switch {
+	case q.Qclass == dns.ClassCHAOS:
+		s.chaos(o, m, q)
+	case q.Qclass != dns.ClassINET:
+		m.Rcode = dns.RcodeRefused
+	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		m.Rcode = dns.RcodeRefused // zone transfers are closed
+	case q.Qtype == dns.TypeOPT || q.Qtype == dns.TypeTSIG || q.Qtype == dns.TypeTKEY:
+		m.Rcode = dns.RcodeFormatError
+	default:
+		res := s.zones.Current().Lookup(q.Name, q.Qtype)
+		fill(m, res)
+	}
+
+	if !tcp {
+		truncate(m, udpLimit(o, opt))
+	}
+	return m
+}
+
+// fill maps a lookup result onto the response.
+func fill(m *dns.Msg, res zones.Result) {
+	opt := m.Extra
+	switch res.Kind {
+	case zones.Refused:
+		m.Rcode = dns.RcodeRefused
+		return
+	case zones.Delegation:
+		m.Authoritative = false
+	default:
+		m.Authoritative = true
+	}
+	switch res.Kind {
+	case zones.NameError:
+		m.Rcode = dns.RcodeNameError
+	case zones.YXDomain:
+		m.Rcode = dns.RcodeYXDomain
+	}
+	m.Answer = res.Answer
+	m.Ns = res.Ns
+	if len(res.Extra) > 0 {
+		m.Extra = make([]dns.RR, 0, len(res.Extra)+len(opt))
+		m.Extra = append(m.Extra, res.Extra...)
+		m.Extra = append(m.Extra, opt...)
+	}
+}
+
+// requestOPT returns the query's OPT record, nil when it has none, and
+// false when it has more than one (RFC 6891 6.1.1: FORMERR).
+func requestOPT(req *dns.Msg) (*dns.OPT, bool) {
+	var opt *dns.OPT
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil {
+				return nil, false
+			}
+			opt = o
+		}
+	}
+	return opt, true
+}
+
+// replyOPT builds our OPT: our buffer size, version 0, NSID when asked for
+// and configured. Unknown options are ignored, as RFC 6891 requires.
+func (s *Server) replyOPT(o *Options, q *dns.OPT) *dns.OPT {
+	r := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	r.SetUDPSize(o.UDPSize)
+	if o.NSID == "" {
+		return r
+	}
+	for _, e := range q.Option {
+		if e.Option() == dns.EDNS0NSID {
+			r.Option = append(r.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hex.EncodeToString([]byte(o.NSID))})
+			break
+		}
+	}
+	return r
+}
+
+// udpLimit is the largest UDP response the client accepts: 512 without
+// EDNS, else the smaller of its buffer and ours (never below 512).
+func udpLimit(o *Options, opt *dns.OPT) int {
+	if opt == nil {
+		return dns.MinMsgSize
+	}
+	return max(dns.MinMsgSize, int(min(opt.UDPSize(), o.UDPSize)))
+}
+
+// truncate makes m fit in limit bytes. When the answer or authority section
+// does not fit, the response carries TC and no records at all, so the client
+// retries over TCP instead of caching a partial RRset. Additional records
+// that do not fit are simply left out (RFC 2181 9), except referral glue
+// (RFC 9471), whose loss sets TC.
+func truncate(m *dns.Msg, limit int) {
+	if m.Len() <= limit {
+		return
+	}
+	na, nn := len(m.Answer), len(m.Ns)
+	referral := !m.Authoritative && nn > 0 && len(m.Answer) == 0
+	m.Truncate(limit)
+	if len(m.Answer) == na && len(m.Ns) == nn && !referral {
+		m.Truncated = false
+		return
+	}
+	m.Truncated = true
+	m.Answer, m.Ns = nil, nil
+	opt := m.IsEdns0()
+	m.Extra = nil
+	if opt != nil {
+		m.Extra = []dns.RR{opt}
+	}
+}
+
+// chaos answers the CHAOS-class identity queries (RFC 4892) when the
+// operator configured them, and refuses everything else in class CH.
+func (s *Server) chaos(o *Options, m *dns.Msg, q dns.Question) {
+	var txt string
+	if q.Qtype == dns.TypeTXT || q.Qtype == dns.TypeANY {
+		switch strings.ToLower(q.Name) {
+		case "version.bind.", "version.server.":
+			txt = o.Version
+		case "hostname.bind.", "id.server.":
+			txt = o.NSID
+		}
+	}
+	if txt == "" {
+		m.Rcode = dns.RcodeRefused
+		return
+	}
+	m.Authoritative = true
+	m.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{txt},
+	}}
+}

@@ -1,0 +1,212 @@
+// Package server puts Meridian on the wire: UDP and TCP listeners, EDNS0,
+// NSID, CHAOS identity queries, truncation and the mapping of zone lookup
+// results to DNS responses.
+//
+// The query path reads two immutable things, the server options and the
+// zone set, each through one atomic pointer load; it takes no locks.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
+)
+
+// Options configures the wire behaviour. The zero value is not useful;
+// start from DefaultOptions.
+type Options struct {
+	Listen  []string // host:port addresses, each served on UDP and TCP
+	UDPSize uint16   // EDNS buffer size we advertise; also caps what we send
+	NSID    string   // RFC 5001 NSID payload; "" disables NSID, hostname.bind and id.server
+	Version string   // version.bind answer; "" answers REFUSED
+
+	TCPMaxConns    int           // TCP connections open at once over all listeners
+	TCPIdleTimeout time.Duration // close a TCP connection idle this long between queries
+	TCPReadTimeout time.Duration // time allowed for the first query on a connection
+}
+
+// DefaultOptions returns the options Meridian uses when the config is
+// silent.
+func DefaultOptions() Options {
+	return Options{
+		Listen:         []string{"127.0.0.1:5353"},
+		UDPSize:        1232,
+		TCPMaxConns:    512,
+		TCPIdleTimeout: 10 * time.Second,
+		TCPReadTimeout: 5 * time.Second,
+	}
+}
+
+// ZoneSource gives the zone set to answer from. Current must be cheap and
+// safe to call from many goroutines (an atomic load).
+type ZoneSource interface {
+	Current() *zones.Set
+}
+
+// Server answers DNS queries from a ZoneSource.
+type Server struct {
+	log   *slog.Logger
+	zones ZoneSource
+	opts  atomic.Pointer[Options]
+
+	mu      sync.Mutex // guards servers and addrs
+	servers []*dns.Server
+	addrs   []net.Addr
+	tcpConn atomic.Int64 // TCP connections open, over all listeners
+}
+
+// New returns a server that is not yet listening.
+func New(o Options, src ZoneSource, log *slog.Logger) *Server {
+	s := &Server{log: log, zones: src}
+	s.opts.Store(&o)
+	return s
+}
+
+// SetOptions swaps the wire options (a config reload). Listen addresses
+// and TCP limits apply at the next start only.
+func (s *Server) SetOptions(o Options) { s.opts.Store(&o) }
+
+// Start binds every listen address on UDP and TCP and serves in the
+// background. It returns once all sockets are bound, or the first error
+// (after closing what it bound).
+func (s *Server) Start() error {
+	o := s.opts.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, addr := range o.Listen {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			s.closeLocked()
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		// Bind TCP on the port UDP got, so ":0" yields one port for both.
+		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			s.closeLocked()
+			return fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+		s.addrs = append(s.addrs, pc.LocalAddr())
+		udp := &dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: accept, UDPSize: int(o.UDPSize)}
+		tcp := &dns.Server{
+			Listener:      &limitListener{Listener: tl, max: int64(o.TCPMaxConns), open: &s.tcpConn},
+			Handler:       s,
+			MsgAcceptFunc: accept,
+			ReadTimeout:   o.TCPReadTimeout,
+			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
+		}
+		for _, srv := range []*dns.Server{udp, tcp} {
+			started := make(chan struct{})
+			srv.NotifyStartedFunc = func() { close(started) }
+			s.servers = append(s.servers, srv)
+			go func() {
+				if err := srv.ActivateAndServe(); err != nil {
+					s.log.Error("dns listener stopped", "addr", pc.LocalAddr().String(), "err", err)
+				}
+			}()
+			<-started
+		}
+		s.log.Info("listening", "addr", pc.LocalAddr().String(), "transports", "udp,tcp")
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses (useful when listening on port 0).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Shutdown stops accepting queries and waits, until ctx ends, for queries
+// in flight to be answered.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.ShutdownContext(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.servers = nil
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeLocked() {
+	for _, srv := range s.servers {
+		srv.Shutdown()
+	}
+	s.servers, s.addrs = nil, nil
+}
+
+// accept decides what to do with a message before it is fully unpacked:
+// responses are dropped silently (answering them invites loops and
+// reflection), other opcodes get NOTIMP, anything but one question FORMERR.
+func accept(h dns.Header) dns.MsgAcceptAction {
+	if h.Bits&(1<<15) != 0 { // QR
+		return dns.MsgIgnore
+	}
+	if op := int(h.Bits>>11) & 0xF; op != dns.OpcodeQuery {
+		return dns.MsgRejectNotImplemented
+	}
+	if h.Qdcount != 1 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}
+
+// ServeDNS answers one query; it is the miekg/dns handler for both
+// transports.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	m := s.Respond(req, tcp)
+	if m == nil {
+		return
+	}
+	if err := w.WriteMsg(m); err != nil {
+		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
+	}
+}
+
+// limitListener closes connections beyond max at accept, so a flood of
+// idle TCP clients cannot exhaust file descriptors or goroutines.
+type limitListener struct {
+	net.Listener
+	max  int64
+	open *atomic.Int64
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			c.Close()
+			continue
+		}
+		return &countedConn{Conn: c, open: l.open}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
+}

@@ -1,0 +1,385 @@
+package zones
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// SOAValues are the fields of the SOA synthesised for YAML zones.
+type SOAValues struct {
+	MName   string // primary server; "" = the first apex NS target
+	RName   string // mailbox; relative gets the zone appended; "user@domain" accepted
+	Refresh uint32
+	Retry   uint32
+	Expire  uint32
+	Minimum uint32
+	TTL     uint32 // also the default TTL of YAML records
+}
+
+// Options says where zones come from and how YAML zones are completed.
+type Options struct {
+	Dir      string // the zones directory
+	SOA      SOAValues
+	StateDir string // where zone serials persist; "" = memory only
+}
+
+// Loader builds zone sets from a directory and publishes the current one.
+// Reload is synchronous; Current is safe from any goroutine and never
+// blocks.
+type Loader struct {
+	log *slog.Logger
+	cur atomic.Pointer[Set]
+
+	mu       sync.Mutex // serialises Reload; guards the fields below
+	opts     Options
+	serials  *serials
+	problems Problems  // of the last reload
+	loadedAt time.Time // of the last reload
+}
+
+// NewLoader returns a loader with an empty current set. Call Reload to
+// load the directory. A serial state file that cannot be read is reported
+// in the error; the loader still works, starting serials from the clock.
+func NewLoader(o Options, log *slog.Logger) (*Loader, error) {
+	s, err := newSerials(o.StateDir)
+	l := &Loader{log: log, opts: o, serials: s}
+	l.cur.Store(NewSet())
+	return l, err
+}
+
+// Current returns the set being served.
+func (l *Loader) Current() *Set { return l.cur.Load() }
+
+// SetOptions changes the options for the next Reload (a config reload).
+func (l *Loader) SetOptions(o Options) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.opts = o
+}
+
+// LastReload returns the problems of the last reload and when it ran.
+func (l *Loader) LastReload() (Problems, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.problems, l.loadedAt
+}
+
+// Reload reads every zone file and publishes a new set. A zone whose file
+// fails to load keeps its previous version (if it had one); every other
+// zone updates. It returns the problems found; the new set is served either
+// way.
+func (l *Loader) Reload() Problems {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prev := l.cur.Load()
+	set, ps := build(l.opts, l.serials, prev, time.Now())
+	for _, z := range set.zones {
+		if old := prev.zones[z.Origin]; old != nil && old != z && old.SOA.Serial != z.SOA.Serial {
+			l.log.Info("zone updated", "zone", z.Origin, "serial", z.SOA.Serial)
+		} else if old == nil {
+			l.log.Info("zone loaded", "zone", z.Origin, "serial", z.SOA.Serial)
+		}
+	}
+	for origin := range prev.zones {
+		if set.zones[origin] == nil {
+			l.log.Info("zone removed", "zone", origin)
+		}
+	}
+	if err := l.serials.commit(set.Zones()); err != nil {
+		ps = append(ps, Problem{Path: l.serials.path, Msg: err.Error()})
+	}
+	l.cur.Store(set)
+	l.problems, l.loadedAt = ps, time.Now()
+	return ps
+}
+
+// Check loads every zone as Reload would, without publishing anything or
+// touching the serial state, and returns every problem.
+func Check(o Options) Problems {
+	s, err := newSerials(o.StateDir)
+	var ps Problems
+	if err != nil {
+		ps = append(ps, Problem{Path: s.path, Msg: err.Error()})
+	}
+	_, more := build(o, s, NewSet(), time.Now())
+	return append(ps, more...)
+}
+
+// zoneFile is one file of the zones directory.
+type zoneFile struct {
+	origin, path, kind string
+}
+
+// build loads the directory into a new set, falling back to prev's version
+// of any zone that fails.
+func build(o Options, sr *serials, prev *Set, now time.Time) (*Set, Problems) {
+	files, ps := listZones(o.Dir)
+	set := NewSet()
+	for _, f := range files {
+		z, zps := loadZone(f, o, sr, now)
+		if len(zps) > 0 {
+			ps = append(ps, zps...)
+			if old := prev.zones[f.origin]; old != nil {
+				set.zones[f.origin] = old
+			}
+			continue
+		}
+		if old := prev.zones[f.origin]; old != nil && old.hash == z.hash && old.SOA.Serial == z.SOA.Serial {
+			z = old // unchanged: keep the compiled zone
+		}
+		set.zones[f.origin] = z
+	}
+	ps.Sort()
+	return set, ps
+}
+
+// listZones finds the zone files in dir: <zone>.yaml and <zone>.zone.
+// Hidden files and any other names are ignored.
+func listZones(dir string) ([]zoneFile, Problems) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, Problems{{Path: dir, Msg: fmt.Sprintf("cannot read zones directory: %v", unwrapPath(err))}}
+	}
+	var files []zoneFile
+	var ps Problems
+	seen := map[string]string{}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || e.IsDir() {
+			continue
+		}
+		kind := filepath.Ext(name)
+		if kind != ".yaml" && kind != ".zone" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		origin := dns.Fqdn(lower(strings.TrimSuffix(name, kind)))
+		if _, ok := dns.IsDomainName(origin); !ok || origin == "." {
+			ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("file name does not give a valid zone name %q", origin)})
+			continue
+		}
+		if other, dup := seen[origin]; dup {
+			ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("zone %s is also defined in %s", origin, other)})
+			continue
+		}
+		seen[origin] = path
+		files = append(files, zoneFile{origin: origin, path: path, kind: kind})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].origin < files[j].origin })
+	return files, ps
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// loadZone reads, validates and compiles one zone file.
+func loadZone(f zoneFile, o Options, sr *serials, now time.Time) (*Zone, Problems) {
+	var records []*Record
+	var soa *dns.SOA
+	var ps Problems
+	switch f.kind {
+	case ".yaml":
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
+		}
+		records, ps = ParseYAML(f.path, f.origin, data, o.SOA.TTL)
+	case ".zone":
+		records, soa, ps = parseMaster(f.path, f.origin, o.Dir)
+	}
+	ps = append(ps, validateZone(f, records, soa)...)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	if soa == nil {
+		soa = synthSOA(f.origin, records, o.SOA)
+	}
+	z := compile(f.origin, f.path, records, soa)
+	z.hash = contentHash(z)
+	if f.kind == ".yaml" {
+		z.SOA.Serial = sr.next(f.origin, z.hash, now)
+		z.neg.Serial = z.SOA.Serial
+	}
+	return z, nil
+}
+
+// validateZone checks what needs the whole zone: apex NS, ALIAS targets,
+// names outside the zone, the SOA of master files.
+func validateZone(f zoneFile, records []*Record, soa *dns.SOA) Problems {
+	var ps Problems
+	hasNS := false
+	for _, r := range records {
+		for _, rr := range r.RRs {
+			owner := lower(rr.Header().Name)
+			if !dns.IsSubDomain(f.origin, owner) {
+				ps = append(ps, Problem{Path: f.path, Line: r.Line, Record: r.Name, Key: r.Type,
+					Msg: fmt.Sprintf("%s is outside zone %s", rr.Header().Name, f.origin)})
+			}
+			if owner == f.origin && rr.Header().Rrtype == dns.TypeNS {
+				hasNS = true
+			}
+		}
+		if r.Type == "ALIAS" && !dns.IsSubDomain(f.origin, lower(r.Alias)) {
+			ps = append(ps, Problem{Path: f.path, Line: r.Line, Record: r.Name, Key: r.Type,
+				Msg: fmt.Sprintf("ALIAS target %s is outside the zone; only in-zone targets can be answered", r.Alias)})
+		}
+	}
+	if !hasNS {
+		ps = append(ps, Problem{Path: f.path, Record: "", Key: "NS", Msg: "zone apex has no NS records"})
+	}
+	if f.kind == ".zone" && soa == nil {
+		ps = append(ps, Problem{Path: f.path, Record: "", Key: "SOA", Msg: "zone apex has no SOA record"})
+	}
+	return ps
+}
+
+// synthSOA builds the SOA of a YAML zone from the configured values.
+func synthSOA(origin string, records []*Record, v SOAValues) *dns.SOA {
+	mname := v.MName
+	if mname == "" {
+		for _, r := range records {
+			if r.Name == "" && r.Type == "NS" && len(r.RRs) > 0 {
+				mname = r.RRs[0].(*dns.NS).Ns
+				break
+			}
+		}
+	}
+	return &dns.SOA{
+		Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: v.TTL},
+		Ns:      qualify(mname, origin),
+		Mbox:    mailbox(v.RName, origin),
+		Refresh: v.Refresh, Retry: v.Retry, Expire: v.Expire, Minttl: v.Minimum,
+	}
+}
+
+// qualify makes a relative name absolute within origin.
+func qualify(name, origin string) string {
+	if name == "" || strings.HasSuffix(name, ".") {
+		return lower(name)
+	}
+	return lower(name) + "." + origin
+}
+
+// mailbox turns "hostmaster", "hostmaster.example.net." or
+// "dns.admin@example.net" into an SOA RNAME.
+func mailbox(rname, origin string) string {
+	if local, domain, ok := strings.Cut(rname, "@"); ok {
+		return strings.ReplaceAll(local, ".", `\.`) + "." + dns.Fqdn(lower(domain))
+	}
+	return qualify(rname, origin)
+}
+
+// contentHash fingerprints everything a zone answers except the SOA serial,
+// so the serial changes exactly when the content does.
+func contentHash(z *Zone) [32]byte {
+	var lines []string
+	for _, n := range z.nodes {
+		for _, s := range n.sets {
+			for _, rr := range s.rrs {
+				if soa, ok := rr.(*dns.SOA); ok {
+					c := *soa
+					c.Serial = 0
+					lines = append(lines, c.String())
+					continue
+				}
+				lines = append(lines, rr.String())
+			}
+		}
+		if n.alias != "" {
+			lines = append(lines, n.name+" ALIAS "+n.alias+" "+strconv.Itoa(int(n.aliasTTL)))
+		}
+	}
+	sort.Strings(lines)
+	return sha256.Sum256([]byte(strings.Join(lines, "\n")))
+}
+
+var parseErrRE = regexp.MustCompile(`^(.*?): dns: (.*): "(.*)" at line: (\d+):\d+$`)
+
+// parseMaster reads an RFC 1035 master file with $INCLUDE confined to dir.
+func parseMaster(path, origin, dir string) ([]*Record, *dns.SOA, Problems) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, Problems{{Path: path, Msg: unwrapPath(err).Error()}}
+	}
+	defer root.Close()
+	fsys := root.FS()
+	rel := filepath.Base(path)
+	fh, err := fsys.Open(rel)
+	if err != nil {
+		return nil, nil, Problems{{Path: path, Msg: unwrapPath(err).Error()}}
+	}
+	defer fh.Close()
+	zp := dns.NewZoneParser(fh, origin, rel)
+	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(fsys)
+	zp.SetDefaultTTL(3600)
+
+	byKey := map[string]*Record{}
+	var records []*Record
+	var soa *dns.SOA
+	var ps Problems
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		h := rr.Header()
+		h.Name = lower(h.Name)
+		if h.Class != dns.ClassINET {
+			ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("%s: only class IN is served", h.Name)})
+			continue
+		}
+		if s, ok := rr.(*dns.SOA); ok {
+			if h.Name != origin || soa != nil {
+				ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("%s: SOA allowed only once, at the apex", h.Name)})
+				continue
+			}
+			soa = s
+			continue
+		}
+		rel := strings.TrimSuffix(strings.TrimSuffix(h.Name, origin), ".")
+		typ := dns.TypeToString[h.Rrtype]
+		key := rel + "/" + typ
+		r := byKey[key]
+		if r == nil {
+			r = &Record{Name: rel, Type: typ, TTL: h.Ttl}
+			byKey[key] = r
+			records = append(records, r)
+		}
+		r.RRs = append(r.RRs, rr)
+	}
+	if err := zp.Err(); err != nil {
+		ps = append(ps, masterProblem(path, dir, err))
+	}
+	return records, soa, ps
+}
+
+// masterProblem turns a ZoneParser error into path:line form.
+func masterProblem(path, dir string, err error) Problem {
+	m := parseErrRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return Problem{Path: path, Msg: err.Error()}
+	}
+	line, _ := strconv.Atoi(m[4])
+	file := filepath.Join(dir, filepath.FromSlash(m[1]))
+	msg := m[2]
+	if m[3] != "" {
+		msg += fmt.Sprintf(" at %q", m[3])
+	}
+	return Problem{Path: file, Line: line, Msg: msg}
+}

@@ -1,0 +1,240 @@
+package zones
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+const parentZone = `$ORIGIN example.org.
+$TTL 300
+@ 3600 IN SOA ns1.example.org. hostmaster.example.org. 1 7200 1800 1209600 60
+@ NS ns1.example.org.
+@ NS ns2.example.net.
+@ MX 10 mail.example.org.
+@ A 192.0.2.1
+ns1 A 192.0.2.53
+mail A 192.0.2.25
+mail AAAA 2001:db8::25
+www CNAME web.example.org.
+web A 192.0.2.80
+chain1 CNAME chain2
+chain2 CNAME www
+loop1 CNAME loop2
+loop2 CNAME loop1
+out CNAME www.elsewhere.test.
+dangling CNAME nothere.example.org.
+cross CNAME host.other.test.
+a.b.c A 192.0.2.99
+*.wild A 192.0.2.77
+*.wild TXT "wild"
+sub.wild A 192.0.2.78
+*.cnw CNAME web.example.org.
+deleg NS ns.deleg.example.org.
+deleg NS ns.other.test.
+deleg DS 12345 8 2 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789
+ns.deleg A 192.0.2.200
+child NS ns1.example.org.
+child DS 4242 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+_sip._tcp SRV 10 5 5060 sip.example.org.
+sip A 192.0.2.60
+dn DNAME example.net.
+dn2 DNAME target.example.org.
+x.target A 192.0.2.5
+long DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.
+`
+
+const otherZone = `$ORIGIN other.test.
+$TTL 600
+@ IN SOA ns.other.test. h.other.test. 7 7200 1800 1209600 30
+@ NS ns.other.test.
+ns A 198.51.100.53
+host A 198.51.100.10
+gone CNAME missing.other.test.
+`
+
+const childZone = `$ORIGIN child.example.org.
+@ 300 IN SOA ns1.example.org. h.example.org. 3 7200 1800 1209600 60
+@ 300 NS ns1.example.org.
+@ 300 A 192.0.2.150
+`
+
+// testZone compiles a master-file text into a zone, as the loader does.
+func testZone(t testing.TB, origin, text string) *Zone {
+	t.Helper()
+	zp := dns.NewZoneParser(strings.NewReader(text), origin, "test")
+	byKey := map[string]*Record{}
+	var records []*Record
+	var soa *dns.SOA
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if s, ok := rr.(*dns.SOA); ok {
+			soa = s
+			continue
+		}
+		h := rr.Header()
+		key := h.Name + dns.TypeToString[h.Rrtype]
+		if byKey[key] == nil {
+			byKey[key] = &Record{Name: h.Name, Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl}
+			records = append(records, byKey[key])
+		}
+		byKey[key].RRs = append(byKey[key].RRs, rr)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return compile(origin, "test", records, soa)
+}
+
+func testSet(t testing.TB) *Set {
+	return NewSet(
+		testZone(t, "example.org.", parentZone),
+		testZone(t, "other.test.", otherZone),
+		testZone(t, "child.example.org.", childZone),
+	)
+}
+
+func rrStrings(rrs []dns.RR) []string {
+	out := make([]string, len(rrs))
+	for i, rr := range rrs {
+		out[i] = strings.Join(strings.Fields(rr.String()), " ")
+	}
+	return out
+}
+
+const (
+	soaNeg   = "example.org. 60 IN SOA ns1.example.org. hostmaster.example.org. 1 7200 1800 1209600 60"
+	otherNeg = "other.test. 30 IN SOA ns.other.test. h.other.test. 7 7200 1800 1209600 30"
+)
+
+func TestLookup(t *testing.T) {
+	set := testSet(t)
+	tests := []struct {
+		name   string
+		qname  string
+		qtype  uint16
+		kind   Kind
+		zone   string
+		answer []string
+		ns     []string
+		extra  []string
+	}{
+		{name: "apex A", qname: "example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"example.org. 300 IN A 192.0.2.1"}},
+		{name: "apex NS with in-zone glue only", qname: "example.org.", qtype: dns.TypeNS, kind: Success,
+			answer: []string{"example.org. 300 IN NS ns1.example.org.", "example.org. 300 IN NS ns2.example.net."},
+			extra:  []string{"ns1.example.org. 300 IN A 192.0.2.53"}},
+		{name: "apex SOA has full TTL", qname: "example.org.", qtype: dns.TypeSOA, kind: Success,
+			answer: []string{"example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. 1 7200 1800 1209600 60"}},
+		{name: "MX gets A and AAAA of target", qname: "example.org.", qtype: dns.TypeMX, kind: Success,
+			answer: []string{"example.org. 300 IN MX 10 mail.example.org."},
+			extra:  []string{"mail.example.org. 300 IN A 192.0.2.25", "mail.example.org. 300 IN AAAA 2001:db8::25"}},
+		{name: "SRV gets target address", qname: "_sip._tcp.example.org.", qtype: dns.TypeSRV, kind: Success,
+			answer: []string{"_sip._tcp.example.org. 300 IN SRV 10 5 5060 sip.example.org."},
+			extra:  []string{"sip.example.org. 300 IN A 192.0.2.60"}},
+		{name: "case-insensitive CNAME followed", qname: "WWW.Example.ORG.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"www.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"}},
+		{name: "CNAME query answers the CNAME only", qname: "www.example.org.", qtype: dns.TypeCNAME, kind: Success,
+			answer: []string{"www.example.org. 300 IN CNAME web.example.org."}},
+		{name: "CNAME chain", qname: "chain1.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"chain1.example.org. 300 IN CNAME chain2.example.org.",
+				"chain2.example.org. 300 IN CNAME www.example.org.",
+				"www.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"}},
+		{name: "CNAME loop stops", qname: "loop1.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"loop1.example.org. 300 IN CNAME loop2.example.org.", "loop2.example.org. 300 IN CNAME loop1.example.org."}},
+		{name: "CNAME out of our zones", qname: "out.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"out.example.org. 300 IN CNAME www.elsewhere.test."}},
+		{name: "CNAME to NXDOMAIN", qname: "dangling.example.org.", qtype: dns.TypeA, kind: NameError,
+			answer: []string{"dangling.example.org. 300 IN CNAME nothere.example.org."}, ns: []string{soaNeg}},
+		{name: "CNAME into another of our zones", qname: "cross.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"cross.example.org. 300 IN CNAME host.other.test.", "host.other.test. 600 IN A 198.51.100.10"}},
+		{name: "CNAME into other zone NODATA uses its SOA", qname: "cross.example.org.", qtype: dns.TypeMX, kind: NoData,
+			zone:   "other.test.",
+			answer: []string{"cross.example.org. 300 IN CNAME host.other.test."}, ns: []string{otherNeg}},
+		{name: "NXDOMAIN", qname: "nothing.example.org.", qtype: dns.TypeA, kind: NameError, ns: []string{soaNeg}},
+		{name: "NODATA", qname: "web.example.org.", qtype: dns.TypeAAAA, kind: NoData, ns: []string{soaNeg}},
+		{name: "empty non-terminal is NODATA", qname: "b.c.example.org.", qtype: dns.TypeA, kind: NoData, ns: []string{soaNeg}},
+		{name: "below an ENT without wildcard", qname: "z.b.c.example.org.", qtype: dns.TypeA, kind: NameError, ns: []string{soaNeg}},
+		{name: "wildcard synthesis keeps query case", qname: "X.wild.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"X.wild.example.org. 300 IN A 192.0.2.77"}},
+		{name: "wildcard several labels deep", qname: "a.b.wild.example.org.", qtype: dns.TypeTXT, kind: Success,
+			answer: []string{`a.b.wild.example.org. 300 IN TXT "wild"`}},
+		{name: "wildcard NODATA", qname: "x.wild.example.org.", qtype: dns.TypeAAAA, kind: NoData, ns: []string{soaNeg}},
+		{name: "existing name blocks wildcard", qname: "sub.wild.example.org.", qtype: dns.TypeTXT, kind: NoData, ns: []string{soaNeg}},
+		{name: "below existing name no wildcard", qname: "q.sub.wild.example.org.", qtype: dns.TypeA, kind: NameError, ns: []string{soaNeg}},
+		{name: "wildcard CNAME followed", qname: "y.cnw.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"y.cnw.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"}},
+		{name: "literal wildcard name", qname: "*.wild.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"*.wild.example.org. 300 IN A 192.0.2.77"}},
+		{name: "referral at cut", qname: "deleg.example.org.", qtype: dns.TypeA, kind: Delegation,
+			ns:    []string{"deleg.example.org. 300 IN NS ns.deleg.example.org.", "deleg.example.org. 300 IN NS ns.other.test."},
+			extra: []string{"ns.deleg.example.org. 300 IN A 192.0.2.200"}},
+		{name: "referral below cut", qname: "host.deleg.example.org.", qtype: dns.TypeA, kind: Delegation,
+			ns:    []string{"deleg.example.org. 300 IN NS ns.deleg.example.org.", "deleg.example.org. 300 IN NS ns.other.test."},
+			extra: []string{"ns.deleg.example.org. 300 IN A 192.0.2.200"}},
+		{name: "glue name is below the cut: referral", qname: "ns.deleg.example.org.", qtype: dns.TypeA, kind: Delegation,
+			ns:    []string{"deleg.example.org. 300 IN NS ns.deleg.example.org.", "deleg.example.org. 300 IN NS ns.other.test."},
+			extra: []string{"ns.deleg.example.org. 300 IN A 192.0.2.200"}},
+		{name: "NS at cut is a referral", qname: "deleg.example.org.", qtype: dns.TypeNS, kind: Delegation,
+			ns:    []string{"deleg.example.org. 300 IN NS ns.deleg.example.org.", "deleg.example.org. 300 IN NS ns.other.test."},
+			extra: []string{"ns.deleg.example.org. 300 IN A 192.0.2.200"}},
+		{name: "DS at cut answered by parent", qname: "deleg.example.org.", qtype: dns.TypeDS, kind: Success,
+			answer: []string{"deleg.example.org. 300 IN DS 12345 8 2 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"}},
+		{name: "DS for a child zone we also serve comes from the parent", qname: "child.example.org.", qtype: dns.TypeDS, kind: Success,
+			zone:   "example.org.",
+			answer: []string{"child.example.org. 300 IN DS 4242 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}},
+		{name: "child zone answers its own apex", qname: "child.example.org.", qtype: dns.TypeA, kind: Success,
+			zone: "child.example.org.", answer: []string{"child.example.org. 300 IN A 192.0.2.150"}},
+		{name: "outside our zones", qname: "example.com.", qtype: dns.TypeA, kind: Refused},
+		{name: "parent of a zone", qname: "org.", qtype: dns.TypeA, kind: Refused},
+		{name: "ANY gives one RRset", qname: "example.org.", qtype: dns.TypeANY, kind: Success,
+			answer: []string{"example.org. 300 IN A 192.0.2.1"}},
+		{name: "ANY at CNAME gives the CNAME", qname: "www.example.org.", qtype: dns.TypeANY, kind: Success,
+			answer: []string{"www.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"}},
+		{name: "ANY at ENT is NODATA", qname: "c.example.org.", qtype: dns.TypeANY, kind: NoData, ns: []string{soaNeg}},
+		{name: "DNAME synthesis followed in zone", qname: "x.dn2.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"dn2.example.org. 300 IN DNAME target.example.org.",
+				"x.dn2.example.org. 300 IN CNAME x.target.example.org.", "x.target.example.org. 300 IN A 192.0.2.5"}},
+		{name: "DNAME to outside", qname: "A.b.dn.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: []string{"dn.example.org. 300 IN DNAME example.net.", "A.b.dn.example.org. 300 IN CNAME A.b.example.net."}},
+		{name: "DNAME owner itself", qname: "dn.example.org.", qtype: dns.TypeDNAME, kind: Success,
+			answer: []string{"dn.example.org. 300 IN DNAME example.net."}},
+		{name: "DNAME overflow is YXDOMAIN", qname: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaa.long.example.org.", qtype: dns.TypeA, kind: YXDomain,
+			answer: []string{"long.example.org. 300 IN DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example."}},
+		{name: "CNAME to other zone NXDOMAIN", qname: "gone.other.test.", qtype: dns.TypeA, kind: NameError,
+			answer: []string{"gone.other.test. 600 IN CNAME missing.other.test."}, ns: []string{otherNeg}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := set.Lookup(tt.qname, tt.qtype)
+			if res.Kind != tt.kind {
+				t.Errorf("kind: got %v; want %v", res.Kind, tt.kind)
+			}
+			if tt.zone != "" && (res.Zone == nil || res.Zone.Origin != tt.zone) {
+				t.Errorf("zone: got %v; want %s", res.Zone, tt.zone)
+			}
+			for _, sec := range []struct {
+				name      string
+				got, want []string
+			}{{"answer", rrStrings(res.Answer), tt.answer}, {"ns", rrStrings(res.Ns), tt.ns}, {"extra", rrStrings(res.Extra), tt.extra}} {
+				if strings.Join(sec.got, "\n") != strings.Join(sec.want, "\n") {
+					t.Errorf("%s:\ngot  %q\nwant %q", sec.name, sec.got, sec.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLookupDoesNotModifySnapshot makes sure appending chain steps never
+// writes into the snapshot's slices.
+func TestLookupDoesNotModifySnapshot(t *testing.T) {
+	set := testSet(t)
+	before := rrStrings(set.Lookup("www.example.org.", dns.TypeCNAME).Answer)
+	for range 3 {
+		set.Lookup("WWW.example.org.", dns.TypeA)
+		set.Lookup("x.cnw.example.org.", dns.TypeA)
+	}
+	if got := rrStrings(set.Lookup("www.example.org.", dns.TypeCNAME).Answer); strings.Join(got, "|") != strings.Join(before, "|") {
+		t.Errorf("got %q; want %q", got, before)
+	}
+}

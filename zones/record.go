@@ -1,0 +1,29 @@
+package zones
+
+import (
+	"github.com/miekg/dns"
+	"gopkg.in/yaml.v3"
+)
+
+// Record is one name+type entry of a zone file as written by the operator,
+// before it is compiled into the lookup tree.
+type Record struct {
+	Name string // relative to the zone origin, lower case; "" is the apex
+	Type string // upper-case type mnemonic, "ALIAS" included
+	TTL  uint32
+	Line int // line of the record's mapping in the file; 0 for master files
+
+	// RRs are the record's static answers: the top-level values. For a
+	// dynamic record they are the fail-open answers. Owner names are
+	// fully qualified. Empty for ALIAS.
+	RRs []dns.RR
+
+	// Alias is the fully qualified target of an ALIAS record.
+	Alias string
+
+	// Dynamic is the raw `dynamic:` mapping, nil when the record is static.
+	// The pools package compiles it.
+	Dynamic *yaml.Node
+	// Octodns is the raw `octodns:` mapping, nil when absent.
+	Octodns *yaml.Node
+}
