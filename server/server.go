@@ -82,17 +82,10 @@ func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, addr := range o.Listen {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, tl, err := listenBoth(addr)
 		if err != nil {
 			s.closeLocked()
-			return fmt.Errorf("listen udp %s: %w", addr, err)
-		}
-		// Bind TCP on the port UDP got, so ":0" yields one port for both.
-		tl, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			s.closeLocked()
-			return fmt.Errorf("listen tcp %s: %w", addr, err)
+			return err
 		}
 		s.addrs = append(s.addrs, pc.LocalAddr())
 		udp := &dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: accept, UDPSize: int(o.UDPSize)}
@@ -117,6 +110,27 @@ func (s *Server) Start() error {
 		s.log.Info("listening", "addr", pc.LocalAddr().String(), "transports", "udp,tcp")
 	}
 	return nil
+}
+
+// listenBoth binds addr on UDP and then TCP on the port UDP got, so that
+// port 0 yields one port for both transports. With port 0 the kernel's
+// pick may be taken on TCP; it tries again a few times.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, tl, nil
+		}
+		pc.Close()
+		if port != "0" || try == 10 {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+	}
 }
 
 // Addrs returns the bound addresses (useful when listening on port 0).

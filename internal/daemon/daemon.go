@@ -74,7 +74,7 @@ func serverOptions(c *config.Config) server.Options {
 	}
 }
 
-// New loads the zones and binds the listeners of the node configured by c.
+// New loads the zones of the node configured by c. Run binds the listeners.
 func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, error) {
 	loader, err := zones.NewLoader(ZoneOptions(c), log)
 	if err != nil {
@@ -83,9 +83,6 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d := &Daemon{log: log, level: level, loader: loader, cfg: c}
 	d.logProblems(loader.Reload())
 	d.srv = server.New(serverOptions(c), loader, log)
-	if err := d.srv.Start(); err != nil {
-		return nil, err
-	}
 	return d, nil
 }
 
@@ -164,6 +161,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	// Listen last: once the listening line is logged, signals and file
+	// changes are already handled.
+	if err := d.srv.Start(); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	d.log.Info("serving", "node", d.Config().Node.Name, "region", d.Config().Node.Region)
 loop:
 	for {

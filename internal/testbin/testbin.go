@@ -1,0 +1,256 @@
+// Package testbin builds the meridian binary once per test process and runs
+// it as a real server on loopback, for integration tests.
+package testbin
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+// Build compiles ./cmd/meridian (once per process) and returns its path.
+func Build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildDir, err = os.MkdirTemp("", "meridian-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(buildDir, "meridian")
+		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/meridiandns/meridian/internal/version.Version=v0.0.0-test",
+			"-o", binPath, "./cmd/meridian")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Cleanup removes the built binary; call it from TestMain after m.Run.
+func Cleanup() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the meridian module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Node is a running `meridian serve` process.
+type Node struct {
+	Addr   string // the first DNS listen address, host:port
+	Dir    string // the node's directory: meridian.yaml, zones/
+	Config string // path of the config file
+
+	t    testing.TB
+	bin  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+	err  error // exit status, valid after done is closed
+}
+
+// Config is the YAML written as the node's meridian.yaml. "%ZONES%" is
+// replaced with the zones directory; when Config has no dns section a
+// listener on 127.0.0.1 with a kernel-chosen port is added.
+type Config string
+
+// Start writes files (paths relative to a new temp dir) and the config,
+// starts `meridian serve` and waits until it listens.
+func Start(t testing.TB, cfg Config, files map[string]string) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		WriteFile(t, filepath.Join(dir, name), body)
+	}
+	text := string(cfg)
+	if !strings.Contains(text, "dns:") {
+		text += "\ndns: {listen: [\"127.0.0.1:0\"]}\n"
+	}
+	if !strings.Contains(text, "zones:") {
+		text += "\nzones: {dir: zones, debounce: 50ms}\n"
+	}
+	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t)}
+	WriteFile(t, n.Config, text)
+	n.start()
+	return n
+}
+
+// Restart starts the node again with the same directory after it exited.
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.start()
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func (n *Node) start() {
+	t := n.t
+	t.Helper()
+	n.logs = &syncBuffer{}
+	n.done = make(chan struct{})
+	n.cmd = exec.Command(n.bin, "serve", "--config", n.Config)
+	n.cmd.Dir = n.Dir
+	pr, pw := io.Pipe()
+	n.cmd.Stdout = n.logs
+	n.cmd.Stderr = pw
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			n.logs.WriteString(line + "\n")
+			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
+				addr <- m[1]
+				sent = true
+			}
+		}
+	}()
+	go func() {
+		n.err = n.cmd.Wait()
+		pw.Close()
+		close(n.done)
+	}()
+	t.Cleanup(func() { n.Stop() })
+	select {
+	case a := <-addr:
+		n.Addr = a
+	case <-n.done:
+		t.Fatalf("meridian exited before listening: %v\n%s", n.err, n.logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("meridian did not listen within 20s\n%s", n.logs.String())
+	}
+}
+
+// Signal sends sig to the process.
+func (n *Node) Signal(sig syscall.Signal) {
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		n.t.Errorf("signal %v: %v", sig, err)
+	}
+}
+
+// Stop sends SIGTERM and waits for the exit; it returns the exit error.
+func (n *Node) Stop() error {
+	select {
+	case <-n.done:
+		return n.err
+	default:
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(10 * time.Second):
+		n.cmd.Process.Kill()
+		<-n.done
+	}
+	return n.err
+}
+
+// Logs returns everything the process wrote so far.
+func (n *Node) Logs() string { return n.logs.String() }
+
+// WaitLog waits until the logs contain s, failing the test after timeout.
+func (n *Node) WaitLog(s string, timeout time.Duration) {
+	n.t.Helper()
+	Eventually(n.t, timeout, func() bool { return strings.Contains(n.Logs(), s) }, "log line %q\n%s", s, n.Logs)
+}
+
+// Eventually polls cond every 20ms until it holds or timeout passes. The
+// message args may include a func() string, called only on failure.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			for i, a := range args {
+				if f, ok := a.(func() string); ok {
+					args[i] = f()
+				}
+			}
+			t.Fatalf("timed out after %v waiting for "+format, append([]any{timeout}, args...)...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WriteFile writes body to path atomically (write and rename), as editors
+// and config management tools do.
+func WriteFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) WriteString(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
