@@ -378,6 +378,12 @@ func masterProblem(path, dir string, err error) Problem {
 	line, _ := strconv.Atoi(m[4])
 	file := filepath.Join(dir, filepath.FromSlash(m[1]))
 	msg := m[2]
+	switch {
+	case strings.HasPrefix(msg, "failed to open") && errors.Is(err, fs.ErrInvalid):
+		return Problem{Path: file, Line: line, Msg: fmt.Sprintf("$INCLUDE %q is outside the zones directory", m[3])}
+	case strings.HasPrefix(msg, "failed to open") && errors.Is(err, fs.ErrNotExist):
+		return Problem{Path: file, Line: line, Msg: fmt.Sprintf("$INCLUDE %q: no such file in the zones directory", m[3])}
+	}
 	if m[3] != "" {
 		msg += fmt.Sprintf(" at %q", m[3])
 	}
