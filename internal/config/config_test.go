@@ -1,0 +1,78 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaultsAndPaths(t *testing.T) {
+	c, err := Parse("/etc/meridian/meridian.yaml", []byte("node: {name: n1, region: eu}\nzones: {dir: z}\nstate_dir: /var/lib/meridian\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Zones.Dir, filepath.FromSlash("/etc/meridian/z"); got != want {
+		t.Errorf("zones.dir: got %q; want %q (relative to the config file)", got, want)
+	}
+	if c.StateDir != "/var/lib/meridian" {
+		t.Errorf("state_dir: got %q; want it unchanged when absolute", c.StateDir)
+	}
+	if c.DNS.UDPSize != 1232 || c.DynamicTTL != 30 || c.DegradedTTL != 10 || c.SOA.Minimum != 60 || c.SOA.TTL != 3600 {
+		t.Errorf("defaults: got %+v", c)
+	}
+	if got := c.DNS.Listen; len(got) != 1 || got[0] != "127.0.0.1:5353" {
+		t.Errorf("dns.listen default: got %v", got)
+	}
+	if !c.WatchZones() {
+		t.Error("zones.watch: got false; want true by default")
+	}
+}
+
+func TestParseDurations(t *testing.T) {
+	c, err := Parse("m.yaml", []byte("dns: {tcp: {idle_timeout: 1m30s}}\nzones: {debounce: 10ms, watch: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DNS.TCP.IdleTimeout != 90*time.Second || c.Zones.Debounce != 10*time.Millisecond || c.WatchZones() {
+		t.Errorf("got %+v %+v", c.DNS.TCP, c.Zones)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown top-level key", "nod: {}\n", []string{`m.yaml:1: unknown key "nod"`}},
+		{"unknown nested key", "dns:\n  listen: []\n  nsd: x\n", []string{`m.yaml:3: unknown key "dns.nsd"`}},
+		{"unknown deep key", "dns:\n  tcp: {max_conns: 3}\n", []string{`m.yaml:2: unknown key "dns.tcp.max_conns"`}},
+		{"wrong type", "dynamic_ttl: soon\n", []string{"m.yaml:1: cannot unmarshal !!str `soon` into uint32"}},
+		{"syntax", "dns: [\n", []string{"m.yaml:1: did not find expected node content"}},
+		{"bad listen", "dns: {listen: [\"localhost\"]}\n", []string{`m.yaml: dns.listen: "localhost" is not host:port`}},
+		{"listen host name", "dns: {listen: [\"ns1.example.com:53\"]}\n", []string{`m.yaml: dns.listen: "ns1.example.com:53": host must be an IP address`}},
+		{"small udp size", "dns: {udp_size: 100}\n", []string{`m.yaml: dns.udp_size: 100 is below the minimum of 512`}},
+		{"zero ttl", "dynamic_ttl: 0\n", []string{`m.yaml: dynamic_ttl: must be positive`}},
+		{"bad log", "log: {level: loud, format: xml}\n", []string{`m.yaml: log.level: "loud" is not one of debug, info, warn, error`, `m.yaml: log.format: "xml" is not one of text, json`}},
+		{"several at once", "dns: {udp_size: 10}\ndegraded_ttl: 0\n", []string{`dns.udp_size`, `degraded_ttl: must be positive`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("m.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q; want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEmptyFileIsAllDefaults(t *testing.T) {
+	if _, err := Parse("m.yaml", nil); err != nil {
+		t.Errorf("got %v; want the defaults to be valid", err)
+	}
+}
