@@ -1,0 +1,423 @@
+package zones
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+	"gopkg.in/yaml.v3"
+)
+
+// ParseYAML parses one octoDNS zone file. origin is the fully qualified zone
+// name ("example.com."), defTTL the TTL for records without `ttl`. It returns
+// every record it could parse and every problem it found (not just the first).
+//
+// Validation mirrors octoDNS's default ("legacy") validators and reuses their
+// wording, so an operator sees the same complaint from `meridian check` as
+// from `octodns-validate`. Records with a problem are left out of the
+// result; problems come back in file order.
+func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Problems) {
+	p := &yparser{path: path, origin: strings.ToLower(dns.Fqdn(origin)), defTTL: defTTL}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		p.syntax(err)
+		return nil, p.probs
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil // an empty file is an empty zone
+	}
+	root := yresolve(doc.Content[0])
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		p.add(root.Line, "", "", "invalid zone file, expected a mapping of record names")
+		return nil, p.probs
+	}
+	p.duplicateKeys(root)
+	names := make(map[string]bool)
+	for _, kv := range ypairs(root) {
+		if names[kv.key.Value] {
+			continue // reported by duplicateKeys
+		}
+		names[kv.key.Value] = true
+		p.parseName(kv.key, kv.val)
+	}
+	p.checkNodes()
+	sort.SliceStable(p.probs, func(i, j int) bool { return p.probs[i].Line < p.probs[j].Line })
+	return p.records, p.probs
+}
+
+// yparser holds the state of one ParseYAML call.
+type yparser struct {
+	path    string
+	origin  string
+	defTTL  uint32
+	probs   Problems
+	records []*Record
+	seen    []yseen // every record with a known type, for the zone-level checks
+}
+
+// yseen is what the zone-level checks need to know about a record.
+type yseen struct {
+	name, typ, fqdn string
+	line            int
+	rec             *Record // nil when the record itself had problems
+}
+
+var yLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// syntax turns a yaml.v3 error into a problem on the line it names.
+func (p *yparser) syntax(err error) {
+	for _, msg := range strings.Split(err.Error(), "\n") {
+		msg = strings.TrimSpace(msg)
+		if msg == "" || msg == "yaml: unmarshal errors:" {
+			continue
+		}
+		if m := yLineRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			p.add(line, "", "", m[2])
+			continue
+		}
+		p.add(0, "", "", strings.TrimPrefix(msg, "yaml: "))
+	}
+}
+
+func (p *yparser) add(line int, record, key, msg string) {
+	p.probs = append(p.probs, Problem{Path: p.path, Line: line, Record: record, Key: key, Msg: msg})
+}
+
+// duplicateKeys reports keys that repeat within one mapping anywhere in the
+// document. PyYAML, and so octoDNS, silently keeps the last one; an operator
+// almost never means that, so Meridian refuses the file instead (and reads
+// only the first, so the other problems it reports are about that one).
+func (p *yparser) duplicateKeys(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := make(map[string]bool, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.Value != "<<" {
+				if seen[k.Value] {
+					p.add(k.Line, "", k.Value, fmt.Sprintf(`found duplicate key "%s"`, k.Value))
+				}
+				seen[k.Value] = true
+			}
+			p.duplicateKeys(n.Content[i+1])
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			p.duplicateKeys(c)
+		}
+	}
+}
+
+// parseName handles one top-level entry: a record mapping or a list of them.
+func (p *yparser) parseName(key, val *yaml.Node) {
+	raw := key.Value
+	if key.Tag == "!!null" {
+		raw = ""
+	}
+	if val.Kind == yaml.SequenceNode {
+		for _, item := range val.Content {
+			p.parseRecord(raw, key, yresolve(item))
+		}
+		return
+	}
+	p.parseRecord(raw, key, val)
+}
+
+// yrec is one record mapping being parsed.
+type yrec struct {
+	p    *yparser
+	name string // relative, lower case, IDNA-encoded
+	fqdn string
+	typ  string
+	node *yaml.Node
+	keys map[string]*yaml.Node
+	bad  bool
+}
+
+// fail reports a problem on n's line (the record's line when n is nil) and
+// marks the record as unusable.
+func (r *yrec) fail(n *yaml.Node, format string, args ...any) {
+	line := r.node.Line
+	if n != nil && n.Line > 0 {
+		line = n.Line
+	}
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	r.p.add(line, r.name, r.typ, msg)
+	r.bad = true
+}
+
+func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
+	r := &yrec{p: p, node: n}
+	if n.Kind != yaml.MappingNode {
+		r.node = keyNode
+		r.name = strings.ToLower(rawName)
+		r.fail(n, `invalid record "%s", expected a mapping`, rawName)
+		return
+	}
+	r.keys = ymap(n)
+	r.setName(rawName)
+	r.fqdn = r.ownerName()
+
+	typNode := r.keys["type"]
+	if typNode == nil {
+		r.fail(nil, "Invalid record %s, missing type", r.fqdn)
+		return
+	}
+	r.typ = typNode.Value
+	build, ok := ybuilders[r.typ]
+	if !ok {
+		r.fail(typNode, `Unknown record type: "%s"`, r.typ)
+		return
+	}
+	r.checkName(rawName)
+	ttl := r.ttl()
+	r.checkHealthcheck()
+
+	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, Line: n.Line}
+	if o := r.keys["octodns"]; o != nil {
+		rec.Octodns = o
+	}
+	if d := r.keys["dynamic"]; d != nil && ydynamicTypes[r.typ] {
+		rec.Dynamic = d
+	}
+	hdr := dns.RR_Header{Name: r.fqdn, Rrtype: ytypeCode[r.typ], Class: dns.ClassINET, Ttl: ttl}
+	build(r, rec, hdr)
+
+	s := yseen{name: r.name, typ: r.typ, fqdn: r.fqdn, line: n.Line}
+	if !r.bad {
+		rec.RRs = ydedupe(rec.RRs)
+		s.rec = rec
+	}
+	p.seen = append(p.seen, s)
+}
+
+// ydynamicTypes are the types whose octoDNS record class takes `dynamic:`;
+// on any other type octoDNS ignores the key, and so does Meridian.
+var ydynamicTypes = map[string]bool{"A": true, "AAAA": true, "CNAME": true, "DNAME": true}
+
+// setName lower-cases and IDNA-encodes the record name.
+func (r *yrec) setName(raw string) {
+	name, err := yidna(raw)
+	if err != nil {
+		r.name = strings.ToLower(raw)
+		r.fail(nil, "%s", err.Error())
+		return
+	}
+	r.name = strings.ToLower(name)
+}
+
+func (r *yrec) ownerName() string {
+	switch {
+	case r.name == "":
+		return r.p.origin
+	case r.p.origin == ".":
+		return r.name + "."
+	}
+	return r.name + "." + r.p.origin
+}
+
+// checkName applies octoDNS's NameValidator and the whitespace check of
+// Record.new.
+func (r *yrec) checkName(raw string) {
+	if strings.ContainsAny(r.name, " \t") {
+		r.fail(nil, "invalid record, whitespace is not allowed")
+	}
+	if raw == "@" {
+		r.fail(nil, `invalid name "@", use "" instead`)
+	}
+	if n := len(r.fqdn); n > 253 {
+		r.fail(nil, `invalid fqdn, "%s" is too long at %d chars, max is 253`, r.fqdn, n)
+	}
+	for _, label := range strings.Split(r.name, ".") {
+		if n := len(label); n > 63 {
+			r.fail(nil, `invalid label, "%s" is too long at %d chars, max is 63`, label, n)
+		}
+	}
+	// octoDNS only looks for ".." and a trailing dot; a leading dot makes
+	// the same empty label, so it gets the same message.
+	if strings.Contains(r.name, "..") || strings.HasSuffix(r.name, ".") || strings.HasPrefix(r.name, ".") {
+		r.fail(nil, "invalid name, double `.` in \"%s\"", r.fqdn)
+	}
+}
+
+// ttl returns the record's TTL, defTTL when it has none.
+func (r *yrec) ttl() uint32 {
+	n := r.keys["ttl"]
+	if n == nil {
+		return r.p.defTTL
+	}
+	v, ok := yint(n)
+	if !ok || v < 0 || v > math.MaxUint32 {
+		r.fail(n, "invalid ttl")
+		return 0
+	}
+	return uint32(v)
+}
+
+// checkHealthcheck mirrors octoDNS's HealthcheckValidator.
+func (r *yrec) checkHealthcheck() {
+	o := r.keys["octodns"]
+	if o == nil || o.Kind != yaml.MappingNode {
+		return
+	}
+	hc := ymap(o)["healthcheck"]
+	if hc == nil || hc.Kind != yaml.MappingNode {
+		return
+	}
+	proto := ymap(hc)["protocol"]
+	if proto == nil {
+		return
+	}
+	switch proto.Value {
+	case "HTTP", "HTTPS", "ICMP", "TCP", "UDP":
+	default:
+		r.fail(proto, "invalid healthcheck protocol")
+	}
+}
+
+// checkNodes runs the zone-level checks octoDNS makes when it adds records
+// to a zone: one record per name and type, and CNAME (or ALIAS with A/AAAA)
+// alone at its name.
+func (p *yparser) checkNodes() {
+	byName := make(map[string][]yseen)
+	var order []string
+	have := make(map[string]bool)
+	dup := make(map[*yseen]bool)
+	for i := range p.seen {
+		s := &p.seen[i]
+		k := s.name + "\x00" + s.typ
+		if have[k] {
+			p.add(s.line, s.name, s.typ, fmt.Sprintf("Duplicate record %s, type %s", s.fqdn, s.typ))
+			dup[s] = true
+			continue
+		}
+		have[k] = true
+		if _, ok := byName[s.name]; !ok {
+			order = append(order, s.name)
+		}
+		byName[s.name] = append(byName[s.name], *s)
+	}
+	for _, name := range order {
+		node := byName[name]
+		if len(node) < 2 {
+			continue
+		}
+		var cname, alias *yseen
+		addr := false
+		for i := range node {
+			switch node[i].typ {
+			case "CNAME":
+				cname = &node[i]
+			case "ALIAS":
+				alias = &node[i]
+			case "A", "AAAA":
+				addr = true
+			}
+		}
+		switch {
+		case cname != nil:
+			p.add(cname.line, cname.name, cname.typ,
+				fmt.Sprintf("Invalid state, CNAME at %s cannot coexist with other records", cname.fqdn))
+		case alias != nil && addr:
+			p.add(alias.line, alias.name, alias.typ,
+				fmt.Sprintf("Invalid state, ALIAS at %s cannot coexist with A or AAAA records", alias.fqdn))
+		}
+	}
+	for i := range p.seen {
+		if s := &p.seen[i]; s.rec != nil && !dup[s] {
+			p.records = append(p.records, s.rec)
+		}
+	}
+}
+
+// ydedupe drops repeated RRs: an RRset holds each RR once (RFC 2181 5).
+func ydedupe(rrs []dns.RR) []dns.RR {
+	if len(rrs) < 2 {
+		return rrs
+	}
+	seen := make(map[string]bool, len(rrs))
+	out := rrs[:0]
+	for _, rr := range rrs {
+		s := rr.String()
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// ykv is one key/value pair of a mapping.
+type ykv struct{ key, val *yaml.Node }
+
+// yresolve follows aliases.
+func yresolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// ypairs returns a mapping's pairs in order with merge keys (`<<`) flattened
+// the way PyYAML does: explicit keys win over merged ones.
+func ypairs(n *yaml.Node) []ykv {
+	n = yresolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var own, merged []ykv
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], yresolve(n.Content[i+1])
+		if k.Tag == "!!merge" || (k.Value == "<<" && k.Style == 0 && k.Tag != "!!str") {
+			switch v.Kind {
+			case yaml.MappingNode:
+				merged = append(merged, ypairs(v)...)
+			case yaml.SequenceNode:
+				for _, m := range v.Content {
+					merged = append(merged, ypairs(m)...)
+				}
+			}
+			continue
+		}
+		own = append(own, ykv{k, v})
+	}
+	if len(merged) == 0 {
+		return own
+	}
+	have := make(map[string]bool, len(own))
+	for _, kv := range own {
+		have[kv.key.Value] = true
+	}
+	out := own
+	for _, kv := range merged {
+		if !have[kv.key.Value] {
+			have[kv.key.Value] = true
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// ymap indexes a mapping by key. Of repeated keys the first wins, as for
+// record names (the repeat itself is reported by duplicateKeys).
+func ymap(n *yaml.Node) map[string]*yaml.Node {
+	pairs := ypairs(n)
+	m := make(map[string]*yaml.Node, len(pairs))
+	for _, kv := range pairs {
+		if _, ok := m[kv.key.Value]; !ok {
+			m[kv.key.Value] = kv.val
+		}
+	}
+	return m
+}
