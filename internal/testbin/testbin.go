@@ -137,22 +137,24 @@ func (n *Node) start() {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
+	logs := n.logs // this run's; a restart replaces n.logs
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
-			n.logs.WriteString(line + "\n")
+			logs.WriteString(line + "\n")
 			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
 				addr <- m[1]
 				sent = true
 			}
 		}
 	}()
+	cmd, done := n.cmd, n.done
 	go func() {
-		n.err = n.cmd.Wait()
+		n.err = cmd.Wait()
 		pw.Close()
-		close(n.done)
+		close(done)
 	}()
 	t.Cleanup(func() { n.Stop() })
 	select {
