@@ -54,6 +54,24 @@ zones: {dir: zones, debounce: 50ms}
 soa: {rname: hostmaster, ttl: 3600, minimum: 60}
 `
 
+// fullNetYAML has an apex ALIAS and a DNAME; testbinStartFull also adds a DS at
+// the delegation in example.org.
+const fullNetYAML = `'':
+  - {type: NS, values: [ns1.example.org.]}
+  - {type: ALIAS, ttl: 300, value: lb.example.net.}
+lb: {type: A, value: 203.0.113.80}
+old: {type: DNAME, value: example.org.}
+`
+
+func testbinStartFull(t *testing.T) *testbin.Node {
+	org := strings.Replace(orgYAML, "deleg:\n  type: NS\n  values: [ns.deleg.example.org.]\n",
+		"deleg:\n  - {type: NS, values: [ns.deleg.example.org.]}\n  - type: DS\n    value: {key_tag: 12345, algorithm: 13, digest_type: 2, digest: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n", 1)
+	return testbin.Start(t, baseConfig, map[string]string{
+		"zones/example.org.yaml": org,
+		"zones/example.net.yaml": fullNetYAML,
+	})
+}
+
 func startNode(t *testing.T) *testbin.Node {
 	return testbin.Start(t, baseConfig, map[string]string{
 		"zones/example.org.yaml": orgYAML,
