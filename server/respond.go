@@ -2,15 +2,18 @@ package server
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"strings"
 
+	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
 
-// Respond builds the response to req, or returns nil when the query must be
-// dropped. tcp says whether the answer goes over TCP (no size limit).
-func (s *Server) Respond(req *dns.Msg, tcp bool) *dns.Msg {
+// Respond builds the response to req from src, or returns nil when the
+// query must be dropped. tcp says whether the answer goes over TCP (no size
+// limit).
+func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
 	if req.Response {
 		return nil
 	}
@@ -34,14 +37,26 @@ func (s *Server) Respond(req *dns.Msg, tcp bool) *dns.Msg {
 		m.Rcode = dns.RcodeFormatError
 		return m
 	}
+	var ropt *dns.OPT
+	var ecs *dns.EDNS0_SUBNET
+	client := src
 	if opt != nil {
-		ropt := s.replyOPT(o, opt)
+		ropt = s.replyOPT(o, opt)
 		m.Extra = append(m.Extra, ropt)
 		if opt.Version() != 0 {
 			// RFC 6891 6.1.3: BADVERS, whose upper bits live in the OPT.
 			m.Rcode = dns.RcodeBadVers
 			ropt.SetExtendedRcode(dns.RcodeBadVers)
 			return m
+		}
+		var err error
+		if ecs, err = clientSubnet(opt); err != nil {
+			m.Rcode = dns.RcodeFormatError
+			return m
+		}
+		if ecs != nil && ecs.SourceNetmask > 0 {
+			client, _ = netip.AddrFromSlice(ecs.Address)
+			client = client.Unmap()
 		}
 	}
 
@@ -56,8 +71,12 @@ func (s *Server) Respond(req *dns.Msg, tcp bool) *dns.Msg {
 	case q.Qtype == dns.TypeOPT || q.Qtype == dns.TypeTSIG || q.Qtype == dns.TypeTKEY:
 		m.Rcode = dns.RcodeFormatError
 	default:
-		res := s.zones.Current().Lookup(q.Name, q.Qtype)
+		c := pools.NewClient(client, s.geo.Load())
+		res := s.zones.Current().LookupFor(q.Name, q.Qtype, zones.Query{Client: &c, Health: s.healthSource()})
 		fill(m, res)
+		if ecs != nil {
+			echoSubnet(ropt, ecs, res)
+		}
 	}
 
 	if !tcp {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,7 +224,7 @@ func TestRespond(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.srv.Respond(tt.req, tt.tcp)
+			r := tt.srv.Respond(tt.req, testClient, tt.tcp)
 			if r == nil {
 				t.Fatal("got no response; want one")
 			}
@@ -248,7 +249,7 @@ func TestRespondDropsResponses(t *testing.T) {
 	s := newTestServer(t, DefaultOptions())
 	q := query("www.example.org.", dns.TypeA)
 	q.Response = true
-	if r := s.Respond(q, false); r != nil {
+	if r := s.Respond(q, testClient, false); r != nil {
 		t.Errorf("got %v; want no response to a response", r)
 	}
 }
@@ -265,3 +266,5 @@ func want(t *testing.T, ok bool, format string, args ...any) {
 		t.Errorf("got "+format, args...)
 	}
 }
+
+var testClient = netip.MustParseAddr("192.0.2.99")

@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
@@ -53,9 +56,11 @@ type ZoneSource interface {
 
 // Server answers DNS queries from a ZoneSource.
 type Server struct {
-	log   *slog.Logger
-	zones ZoneSource
-	opts  atomic.Pointer[Options]
+	log    *slog.Logger
+	zones  ZoneSource
+	opts   atomic.Pointer[Options]
+	geo    atomic.Pointer[geo.Reader]
+	health atomic.Pointer[healthBox]
 
 	mu      sync.Mutex // guards servers and addrs
 	servers []*dns.Server
@@ -68,6 +73,22 @@ func New(o Options, src ZoneSource, log *slog.Logger) *Server {
 	s := &Server{log: log, zones: src}
 	s.opts.Store(&o)
 	return s
+}
+
+// SetGeo sets the GeoIP databases used to locate clients (nil: none).
+func (s *Server) SetGeo(g *geo.Reader) { s.geo.Store(g) }
+
+// healthBox lets an interface value sit behind an atomic pointer.
+type healthBox struct{ h pools.Health }
+
+// SetHealth sets where value health and drains come from (nil: all up).
+func (s *Server) SetHealth(h pools.Health) { s.health.Store(&healthBox{h}) }
+
+func (s *Server) healthSource() pools.Health {
+	if b := s.health.Load(); b != nil && b.h != nil {
+		return b.h
+	}
+	return pools.AllUp{}
 }
 
 // SetOptions swaps the wire options (a config reload). Listen addresses
@@ -181,8 +202,15 @@ func accept(h dns.Header) dns.MsgAcceptAction {
 // ServeDNS answers one query; it is the miekg/dns handler for both
 // transports.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	_, tcp := w.RemoteAddr().(*net.TCPAddr)
-	m := s.Respond(req, tcp)
+	var src netip.Addr
+	tcp := false
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		src = a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		src, tcp = a.AddrPort().Addr().Unmap(), true
+	}
+	m := s.Respond(req, src, tcp)
 	if m == nil {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"gopkg.in/yaml.v3"
 )
 
 // SOAValues are the fields of the SOA synthesised for YAML zones.
@@ -35,6 +36,9 @@ type Options struct {
 	Dir      string // the zones directory
 	SOA      SOAValues
 	StateDir string // where zone serials persist; "" = memory only
+
+	DynamicTTL  uint32 // TTL of dynamic answers whose record has no ttl; 0 = the record's
+	DegradedTTL uint32 // TTL cap of fallback and fail-open answers; 0 = no cap
 }
 
 // Loader builds zone sets from a directory and publishes the current one.
@@ -110,13 +114,20 @@ func (l *Loader) Reload() Problems {
 // Check loads every zone as Reload would, without publishing anything or
 // touching the serial state, and returns every problem.
 func Check(o Options) Problems {
+	_, ps := Load(o)
+	return ps
+}
+
+// Load builds a set as Reload would, for tools (check, explain): nothing
+// is published and the serial state is read but never written.
+func Load(o Options) (*Set, Problems) {
 	s, err := newSerials(o.StateDir)
 	var ps Problems
 	if err != nil {
 		ps = append(ps, Problem{Path: s.path, Msg: err.Error()})
 	}
-	_, more := build(o, s, NewSet(), time.Now())
-	return append(ps, more...)
+	set, more := build(o, s, NewSet(), time.Now())
+	return set, append(ps, more...)
 }
 
 // zoneFile is one file of the zones directory.
@@ -203,6 +214,9 @@ func loadZone(f zoneFile, o Options, sr *serials, now time.Time) (*Zone, Problem
 			return nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
 		}
 		records, ps = ParseYAML(f.path, f.origin, data, o.SOA.TTL)
+		if len(ps) == 0 {
+			ps = compilePolicies(f.path, records, o)
+		}
 	case ".zone":
 		records, soa, ps = parseMaster(f.path, f.origin, o.Dir)
 	}
@@ -306,6 +320,15 @@ func contentHash(z *Zone) [32]byte {
 		}
 		if n.alias != "" {
 			lines = append(lines, n.name+" ALIAS "+n.alias+" "+strconv.Itoa(int(n.aliasTTL)))
+		}
+	}
+	// Policies are not in the RRs: hash their source.
+	for _, r := range z.Records {
+		for _, n := range []*yaml.Node{r.Dynamic, r.Octodns} {
+			if n != nil {
+				b, _ := yaml.Marshal(n)
+				lines = append(lines, r.Name+" "+r.Type+" "+string(b))
+			}
 		}
 	}
 	sort.Strings(lines)

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 )
 
@@ -39,6 +40,37 @@ type Result struct {
 	Answer []dns.RR
 	Ns     []dns.RR
 	Extra  []dns.RR
+
+	// Dynamic is true when a dynamic record chose part of the answer;
+	// Decision is the first such choice and Scope the widest ECS scope
+	// prefix length any choice in the chain depends on (0 otherwise).
+	Dynamic  bool
+	Decision pools.Decision
+	Scope    int
+}
+
+// Query is who is asking, for dynamic records. The zero value (no
+// client) answers dynamic records with their static values.
+type Query struct {
+	Client *pools.Client
+	Health pools.Health // nil = every value healthy
+	Trace  *pools.Trace // nil on the query path
+
+	res *Result
+}
+
+// choose runs the policy of d for the query and notes the decision.
+func (q *Query) choose(d *pools.Record) []dns.RR {
+	h := q.Health
+	if h == nil {
+		h = pools.AllUp{}
+	}
+	dec := d.Select(q.Client, h, q.Trace)
+	if !q.res.Dynamic {
+		q.res.Dynamic, q.res.Decision = true, dec
+	}
+	q.res.Scope = max(q.res.Scope, dec.Scope)
+	return dec.Answer
 }
 
 // step is the result of looking a name up in one zone.
@@ -50,17 +82,25 @@ type step struct {
 	next   string // CNAME target to chase; "" when done
 }
 
-// Lookup answers qname/qtype from the set, chasing CNAMEs (and DNAME
-// substitutions) through every zone of the set. qname is the name as asked;
-// synthesised owners keep its case.
+// Lookup answers qname/qtype without a client: dynamic records give their
+// static values.
 func (s *Set) Lookup(qname string, qtype uint16) Result {
+	return s.LookupFor(qname, qtype, Query{})
+}
+
+// LookupFor answers qname/qtype from the set for q, chasing CNAMEs (and
+// DNAME substitutions) through every zone of the set. qname is the name as
+// asked; synthesised owners keep its case.
+func (s *Set) LookupFor(qname string, qtype uint16, q Query) Result {
+	var res Result
+	q.res = &res
 	lname := lower(qname)
 	z := s.find(lname, qtype)
 	if z == nil {
 		return Result{Kind: Refused}
 	}
-	st := z.lookup(qname, lname, qtype)
-	res := Result{Kind: st.kind, Zone: z, Answer: st.answer, Ns: st.ns, Extra: st.extra}
+	st := z.lookup(qname, lname, qtype, &q)
+	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
 	if st.next == "" {
 		return res
 	}
@@ -79,7 +119,7 @@ func (s *Set) Lookup(qname string, qtype uint16) Result {
 		if tz == nil {
 			return res // leaves our zones: the resolver continues from here
 		}
-		st = tz.lookup(name, lname, qtype)
+		st = tz.lookup(name, lname, qtype, &q)
 		if st.kind == Delegation {
 			return res
 		}
@@ -121,11 +161,11 @@ func (s *Set) find(lname string, qtype uint16) *Zone {
 
 // lookup resolves one name in z, walking from the apex down so that a
 // delegation cut or DNAME is found before wildcard or negative logic runs.
-func (z *Zone) lookup(qname, lname string, qtype uint16) step {
+func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query) step {
 	var starts [128]int
 	k := labelStarts(lname, len(lname)-len(z.Origin), &starts)
 	if k == 0 {
-		return z.atNode(z.apex, qname, qtype)
+		return z.answerFrom(z.apex, qname, qtype, false, q)
 	}
 	if z.apex.dname != nil {
 		return z.dnameStep(z.apex, qname)
@@ -134,20 +174,20 @@ func (z *Zone) lookup(qname, lname string, qtype uint16) step {
 	for j := k - 1; j >= 0; j-- {
 		n := z.nodes[lname[starts[j]:]]
 		if n == nil {
-			return z.noSuchName(ce, qname, qtype)
+			return z.noSuchName(ce, qname, qtype, q)
 		}
 		if n.cut && (j > 0 || qtype != dns.TypeDS) {
 			return z.referral(n)
 		}
 		if j == 0 {
-			return z.atNode(n, qname, qtype)
+			return z.answerFrom(n, qname, qtype, false, q)
 		}
 		if n.dname != nil {
 			return z.dnameStep(n, qname)
 		}
 		ce = n
 	}
-	return z.atNode(ce, qname, qtype) // unreachable: j == 0 returns
+	return z.answerFrom(ce, qname, qtype, false, q) // unreachable: j == 0 returns
 }
 
 // labelStarts records the offsets of the labels of name that lie before
@@ -169,14 +209,10 @@ func labelStarts(name string, end int, starts *[128]int) int {
 	return k
 }
 
-// atNode answers from a name that exists.
-func (z *Zone) atNode(n *node, qname string, qtype uint16) step {
-	return z.answerFrom(n, qname, qtype, false)
-}
-
 // answerFrom answers qtype from node n. With synth, n is a wildcard and the
-// RRs are copied with qname as owner (RFC 4592).
-func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool) step {
+// RRs are copied with qname as owner (RFC 4592). Dynamic records choose
+// their RRs for the query's client.
+func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Query) step {
 	own := func(rrs []dns.RR) []dns.RR {
 		if !synth {
 			return rrs
@@ -184,33 +220,53 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool) step 
 		return withOwner(rrs, qname, 0)
 	}
 	if c := n.get(dns.TypeCNAME); c != nil && qtype != dns.TypeCNAME {
-		return step{kind: Success, answer: own(c.rrs), next: c.rrs[0].(*dns.CNAME).Target}
+		rrs := z.rrsFor(n, c, q)
+		if len(rrs) == 0 {
+			return step{kind: NoData, ns: []dns.RR{z.neg}}
+		}
+		return step{kind: Success, answer: own(rrs), next: rrs[0].(*dns.CNAME).Target}
 	}
 	if qtype == dns.TypeANY {
-		// RFC 8482: one RRset, the one with the lowest type code.
+		// RFC 8482: one RRset, the one with the lowest type code; an
+		// ALIAS-only node answers with its A.
+		qtype = dns.TypeA
 		if len(n.sets) > 0 {
-			return step{kind: Success, answer: own(n.sets[0].rrs), extra: n.sets[0].extra}
+			qtype = n.sets[0].typ
 		}
-		qtype = dns.TypeA // an ALIAS-only node answers ANY with its A
 	}
 	if s := n.get(qtype); s != nil {
-		return step{kind: Success, answer: own(s.rrs), extra: s.extra}
+		rrs := z.rrsFor(n, s, q)
+		if len(rrs) == 0 {
+			return step{kind: NoData, ns: []dns.RR{z.neg}}
+		}
+		return step{kind: Success, answer: own(rrs), extra: s.extra}
 	}
 	if n.alias != "" && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		if t := z.nodes[n.alias]; t != nil {
 			if s := t.get(qtype); s != nil {
-				return step{kind: Success, answer: withOwner(s.rrs, qname, n.aliasTTL)}
+				if rrs := z.rrsFor(t, s, q); len(rrs) > 0 {
+					return step{kind: Success, answer: withOwner(rrs, qname, n.aliasTTL)}
+				}
 			}
 		}
 	}
 	return step{kind: NoData, ns: []dns.RR{z.neg}}
 }
 
+// rrsFor returns the RRs of set s at node n: the static RRset, or for a
+// dynamic record with a client, the policy's choice.
+func (z *Zone) rrsFor(n *node, s *rrset, q *Query) []dns.RR {
+	if s.dyn == nil || q.Client == nil {
+		return s.rrs
+	}
+	return q.choose(s.dyn)
+}
+
 // noSuchName handles a name that does not exist below closest encloser ce:
 // wildcard synthesis when ce has a "*" child, else NXDOMAIN.
-func (z *Zone) noSuchName(ce *node, qname string, qtype uint16) step {
+func (z *Zone) noSuchName(ce *node, qname string, qtype uint16, q *Query) step {
 	if ce.wild != nil {
-		return z.answerFrom(ce.wild, qname, qtype, true)
+		return z.answerFrom(ce.wild, qname, qtype, true, q)
 	}
 	return step{kind: NameError, ns: []dns.RR{z.neg}}
 }

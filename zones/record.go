@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -11,7 +12,10 @@ type Record struct {
 	Name string // relative to the zone origin, lower case; "" is the apex
 	Type string // upper-case type mnemonic, "ALIAS" included
 	TTL  uint32
-	Line int // line of the record's mapping in the file; 0 for master files
+	// TTLSet says the file gave a ttl; a dynamic record without one uses
+	// dynamic_ttl instead of the zone default.
+	TTLSet bool
+	Line   int // line of the record's mapping in the file; 0 for master files
 
 	// RRs are the record's static answers: the top-level values. For a
 	// dynamic record they are the fail-open answers. Owner names are
@@ -26,4 +30,6 @@ type Record struct {
 	Dynamic *yaml.Node
 	// Octodns is the raw `octodns:` mapping, nil when absent.
 	Octodns *yaml.Node
+	// Policy is the compiled dynamic record, nil when static.
+	Policy *pools.Record
 }

@@ -184,7 +184,7 @@ func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
 	ttl := r.ttl()
 	r.checkHealthcheck()
 
-	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, Line: n.Line}
+	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, TTLSet: r.keys["ttl"] != nil, Line: n.Line}
 	if o := r.keys["octodns"]; o != nil {
 		rec.Octodns = o
 	}

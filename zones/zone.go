@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 )
 
@@ -42,6 +43,7 @@ type rrset struct {
 	typ   uint16
 	rrs   []dns.RR
 	extra []dns.RR
+	dyn   *pools.Record // the policy of a dynamic record; rrs are its fail-open values
 }
 
 func (n *node) get(t uint16) *rrset {
@@ -67,6 +69,11 @@ func compile(origin, path string, records []*Record, soa *dns.SOA) *Zone {
 		}
 		for _, rr := range r.RRs {
 			z.add(n, rr)
+		}
+		if r.Policy != nil {
+			if s := n.get(r.Policy.Type); s != nil {
+				s.dyn = r.Policy
+			}
 		}
 	}
 	if soa != nil {

@@ -20,6 +20,8 @@ const usage = `usage: meridian <command> [flags]
 commands:
   serve   --config FILE   serve DNS until SIGTERM or SIGINT (SIGHUP reloads)
   check   --config FILE   load the config and every zone as serve would; print problems
+  explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]
+                          show how a query from that client is answered, and why
   version                 print the version
 `
 
@@ -35,6 +37,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "explain":
+		return explain(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "meridian %s %s %s/%s\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

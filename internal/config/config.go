@@ -30,6 +30,7 @@ type Config struct {
 	DynamicTTL  uint32 `yaml:"dynamic_ttl"`  // TTL of dynamic answers whose record has no ttl
 	DegradedTTL uint32 `yaml:"degraded_ttl"` // TTL cap for fallback and fail-open answers
 	Log         Log    `yaml:"log"`
+	GeoIP       GeoIP  `yaml:"geoip"`
 	// StateDir holds state that must survive restarts (zone serials). Empty
 	// means nothing is persisted: serials then restart from the clock.
 	StateDir string `yaml:"state_dir"`
@@ -79,6 +80,14 @@ type SOA struct {
 	Expire  uint32 `yaml:"expire"`  // seconds
 	Minimum uint32 `yaml:"minimum"` // negative-caching TTL cap (RFC 2308)
 	TTL     uint32 `yaml:"ttl"`     // TTL of the SOA and the default TTL of YAML records
+}
+
+// GeoIP lists the databases that locate clients.
+type GeoIP struct {
+	// Databases are GeoIP2/GeoLite2 City or Country files (or compatible);
+	// the first that knows an address answers. A file that changes on
+	// disk is reloaded; a broken replacement keeps the old one serving.
+	Databases []string `yaml:"databases"`
 }
 
 // Log configures logging.
@@ -136,6 +145,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	if c.StateDir != "" {
 		c.StateDir = resolve(base, c.StateDir)
 	}
+	for i, p := range c.GeoIP.Databases {
+		c.GeoIP.Databases[i] = resolve(base, p)
+	}
 	if err := c.validate(); err != nil {
 		lines := strings.Split(err.Error(), "\n")
 		for i, l := range lines {
@@ -161,7 +173,7 @@ var (
 // sections maps Go type names to the key path users write.
 var sections = map[string]string{
 	"Config": "", "Node": "node.", "DNS": "dns.", "TCP": "dns.tcp.",
-	"Zones": "zones.", "SOA": "soa.", "Log": "log.",
+	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "GeoIP": "geoip.",
 }
 
 // decodeError turns yaml.v3 errors into "path:line: message" lines that
@@ -230,6 +242,11 @@ func (c *Config) validate() error {
 	}
 	if c.DNS.TCP.ReadTimeout <= 0 {
 		bad("dns.tcp.read_timeout", "must be positive")
+	}
+	for _, p := range c.GeoIP.Databases {
+		if p == "" {
+			bad("geoip.databases", "empty path")
+		}
 	}
 	if c.Zones.Dir == "" {
 		bad("zones.dir", "must not be empty")

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/server"
 	"github.com/meridiandns/meridian/zones"
@@ -25,6 +26,7 @@ type Daemon struct {
 	level  *slog.LevelVar
 	loader *zones.Loader
 	srv    *server.Server
+	geo    *geo.Reader // nil without geoip.databases
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
@@ -59,6 +61,8 @@ func ZoneOptions(c *config.Config) zones.Options {
 			MName: c.SOA.MName, RName: c.SOA.RName, Refresh: c.SOA.Refresh, Retry: c.SOA.Retry,
 			Expire: c.SOA.Expire, Minimum: c.SOA.Minimum, TTL: c.SOA.TTL,
 		},
+		DynamicTTL:  c.DynamicTTL,
+		DegradedTTL: c.DegradedTTL,
 	}
 }
 
@@ -83,6 +87,15 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d := &Daemon{log: log, level: level, loader: loader, cfg: c}
 	d.logProblems(loader.Reload())
 	d.srv = server.New(serverOptions(c), loader, log)
+	if len(c.GeoIP.Databases) > 0 {
+		g, err := geo.Open(c.GeoIP.Databases)
+		if err != nil {
+			return nil, fmt.Errorf("geoip: %w", err)
+		}
+		d.geo = g
+		d.srv.SetGeo(g)
+		log.Info("geoip databases loaded", "files", len(c.GeoIP.Databases))
+	}
 	return d, nil
 }
 
@@ -121,14 +134,58 @@ func (d *Daemon) ReloadConfig() error {
 	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections {
 		d.log.Warn("dns.listen and dns.tcp.max_connections change only on restart")
 	}
+	if fmt.Sprint(c.GeoIP.Databases) != fmt.Sprint(old.GeoIP.Databases) {
+		if err := d.openGeo(c.GeoIP.Databases); err != nil {
+			d.mu.Unlock()
+			d.log.Error("config reload failed; keeping the running config", "err", err)
+			return err
+		}
+	}
 	d.cfg = c
 	d.level.Set(parseLevel(c.Log.Level))
 	d.srv.SetOptions(serverOptions(c))
 	d.loader.SetOptions(ZoneOptions(c))
 	d.mu.Unlock()
 	d.log.Info("config reloaded", "path", c.Path)
+	d.reloadGeo()
 	d.ReloadZones()
 	return nil
+}
+
+// openGeo replaces the GeoIP databases with a new list (a config change).
+func (d *Daemon) openGeo(paths []string) error {
+	var g *geo.Reader
+	if len(paths) > 0 {
+		var err error
+		if g, err = geo.Open(paths); err != nil {
+			return fmt.Errorf("geoip: %w", err)
+		}
+	}
+	old := d.geo
+	d.geo = g
+	d.srv.SetGeo(g)
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+// reloadGeo re-reads database files that changed on disk; a broken file
+// keeps its old version serving.
+func (d *Daemon) reloadGeo() {
+	d.mu.Lock()
+	g := d.geo
+	d.mu.Unlock()
+	if g == nil {
+		return
+	}
+	changed, err := g.Reload()
+	if err != nil {
+		d.log.Error("geoip reload failed; the previous database keeps serving", "err", err)
+	}
+	if changed {
+		d.log.Info("geoip databases reloaded")
+	}
 }
 
 // Config returns the config in force.
@@ -148,17 +205,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer signal.Stop(sigs)
 
 	var wg sync.WaitGroup
-	if d.Config().WatchZones() {
-		w, err := newWatcher(d.Config().Zones.Dir, d.Config().Zones.Debounce, d.log)
+	watch := func(what string, dirs []string, reload func()) {
+		w, err := newWatcher(dirs, d.Config().Zones.Debounce, d.log)
 		if err != nil {
-			d.log.Error("cannot watch zones directory; reload with SIGHUP", "err", err)
-		} else {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.run(ctx, func() { d.ReloadZones() })
-			}()
+			d.log.Error("cannot watch "+what+"; reload with SIGHUP", "err", err)
+			return
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx, reload)
+		}()
+	}
+	if d.Config().WatchZones() {
+		watch("zones directory", zoneDirs(d.Config().Zones.Dir), func() {
+			d.log.Info("zone files changed; reloading")
+			d.ReloadZones()
+		})
+	}
+	if dbs := d.Config().GeoIP.Databases; len(dbs) > 0 {
+		watch("geoip databases", parentDirs(dbs), d.reloadGeo)
 	}
 
 	// Listen last: once the listening line is logged, signals and file

@@ -18,25 +18,46 @@ type watcher struct {
 	log      *slog.Logger
 }
 
-// newWatcher watches dir and its immediate subdirectories (targets of
-// $INCLUDE).
-func newWatcher(dir string, debounce time.Duration, log *slog.Logger) (*watcher, error) {
+// newWatcher watches the given directories (not recursively).
+func newWatcher(dirs []string, debounce time.Duration, log *slog.Logger) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	if err := fw.Add(dir); err != nil {
-		fw.Close()
-		return nil, err
-	}
-	if ents, err := os.ReadDir(dir); err == nil {
-		for _, e := range ents {
-			if e.IsDir() {
-				fw.Add(filepath.Join(dir, e.Name()))
-			}
+	for _, dir := range dirs {
+		if err := fw.Add(dir); err != nil {
+			fw.Close()
+			return nil, err
 		}
 	}
 	return &watcher{fs: fw, debounce: debounce, log: log}, nil
+}
+
+// zoneDirs is the zones directory and its immediate subdirectories
+// (targets of $INCLUDE).
+func zoneDirs(dir string) []string {
+	dirs := []string{dir}
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return dirs
+}
+
+// parentDirs is the distinct directories holding files.
+func parentDirs(files []string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, f := range files {
+		if d := filepath.Dir(f); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // run calls reload after each settled burst of changes until ctx ends.
@@ -63,7 +84,6 @@ func (w *watcher) run(ctx context.Context, reload func()) {
 			}
 			w.log.Warn("zone watcher", "err", err)
 		case <-timer.C:
-			w.log.Info("zone files changed; reloading")
 			reload()
 		}
 	}

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/internal/daemon"
+	"github.com/meridiandns/meridian/pools"
+	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
+)
+
+const explainUsage = `usage: meridian explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]`
+
+// explainArgs is the parsed command line of `meridian explain`; flags and
+// arguments may come in any order.
+type explainArgs struct {
+	config, name, client string
+	qtype                uint16
+	down                 []string
+}
+
+func parseExplain(args []string) (explainArgs, error) {
+	a := explainArgs{config: "meridian.yaml", qtype: dns.TypeA}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		flag, val, hasVal := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if !strings.HasPrefix(arg, "-") {
+			pos = append(pos, arg)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return a, fmt.Errorf("flag %s needs a value", arg)
+			}
+			i++
+			val = args[i]
+		}
+		switch flag {
+		case "config":
+			a.config = val
+		case "client":
+			a.client = val
+		case "down":
+			a.down = append(a.down, val)
+		default:
+			return a, fmt.Errorf("unknown flag %s", arg)
+		}
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return a, fmt.Errorf("want NAME [TYPE]")
+	}
+	a.name = dns.Fqdn(pos[0])
+	if len(pos) == 2 {
+		t, ok := dns.StringToType[strings.ToUpper(pos[1])]
+		if !ok {
+			return a, fmt.Errorf("unknown type %q", pos[1])
+		}
+		a.qtype = t
+	}
+	if a.client == "" {
+		return a, fmt.Errorf("--client is required")
+	}
+	return a, nil
+}
+
+// parseClient reads IP or IP/PREFIX: a prefix is treated as an ECS
+// source prefix (the address is masked to it, as a resolver sends it).
+func parseClient(s string) (addr netip.Addr, source int, ecs bool, err error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return addr, 0, false, fmt.Errorf("--client %q: %w", s, err)
+		}
+		return p.Masked().Addr().Unmap(), p.Bits(), true, nil
+	}
+	addr, err = netip.ParseAddr(s)
+	if err != nil {
+		return addr, 0, false, fmt.Errorf("--client %q: %w", s, err)
+	}
+	return addr.Unmap(), addr.BitLen(), false, nil
+}
+
+// simulated is the Health of `--down`: listed values count as failing
+// their health checks, listed pools as drained.
+type simulated struct {
+	values map[string]bool
+	pools  map[string]bool
+}
+
+func (s simulated) State(_ *pools.Record, v *pools.Value) pools.State {
+	if s.values[v.Value] || s.values[strings.TrimSuffix(v.Value, ".")] {
+		return pools.Unhealthy
+	}
+	return pools.Unknown
+}
+
+func (s simulated) Drained(_ *pools.Record, p *pools.Pool, _ *pools.Value) bool {
+	return p != nil && s.pools[p.ID]
+}
+
+func explain(args []string, stdout, stderr io.Writer) int {
+	a, err := parseExplain(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian explain: %v\n%s\n", err, explainUsage)
+		return 2
+	}
+	addr, source, ecs, err := parseClient(a.client)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian explain: %v\n", err)
+		return 2
+	}
+	c, err := config.Load(a.config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	set, ps := zones.Load(daemon.ZoneOptions(c))
+	for _, p := range ps {
+		fmt.Fprintf(stderr, "warning: %s\n", p)
+	}
+	var g *geo.Reader
+	if len(c.GeoIP.Databases) > 0 {
+		if g, err = geo.Open(c.GeoIP.Databases); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	h := simulated{values: map[string]bool{}, pools: map[string]bool{}}
+	for _, d := range a.down {
+		if id, ok := strings.CutPrefix(d, "pool:"); ok {
+			h.pools[id] = true
+		} else {
+			h.values[d] = true
+		}
+	}
+
+	client := pools.NewClient(addr, g)
+	tr := &pools.Trace{}
+	res := set.LookupFor(a.name, a.qtype, zones.Query{Client: &client, Health: h, Trace: tr})
+
+	w := &tabWriter{w: stdout}
+	w.line("query:    %s %s", a.name, dns.TypeToString[a.qtype])
+	if ecs {
+		w.line("client:   %s (ECS source /%d)", addr, source)
+	} else {
+		w.line("client:   %s (packet source)", addr)
+	}
+	w.line("location: %s", describeLocation(client.Location(), g != nil))
+	if len(a.down) > 0 {
+		w.line("down:     %s", strings.Join(a.down, " "))
+	}
+	if res.Zone != nil {
+		w.line("zone:     %s (%s)", res.Zone.Origin, res.Zone.Path)
+	}
+	for _, l := range tr.Lines {
+		w.line("%s", l)
+	}
+	w.line("result:   %s", resultText(res))
+	for _, rr := range res.Answer {
+		w.line("  %s", strings.Join(strings.Fields(rr.String()), " "))
+	}
+	for _, rr := range res.Ns {
+		w.line("  %s", strings.Join(strings.Fields(rr.String()), " "))
+	}
+	if res.Dynamic {
+		w.line("outcome:  %s", res.Decision.Outcome)
+		w.line("ttl:      %d", res.Decision.TTL)
+		scope := res.Scope
+		if !ecs {
+			w.line("ecs scope: /%d (if the address came as ECS)", scope)
+		} else {
+			w.line("ecs scope: /%d", scope)
+		}
+	} else if res.Kind == zones.Success || res.Kind == zones.NoData {
+		w.line("static answer: ecs scope /0")
+	}
+	if res.Kind == zones.NameError || res.Kind == zones.Refused {
+		return 1
+	}
+	return 0
+}
+
+func resultText(res zones.Result) string {
+	switch res.Kind {
+	case zones.Refused:
+		return "REFUSED (not in any served zone)"
+	case zones.NameError:
+		return "NXDOMAIN"
+	case zones.NoData:
+		return "NOERROR, no data"
+	case zones.Delegation:
+		return "referral"
+	case zones.YXDomain:
+		return "YXDOMAIN"
+	}
+	return "NOERROR"
+}
+
+func describeLocation(l geo.Location, haveDB bool) string {
+	if !haveDB {
+		return "unknown (no geoip databases configured)"
+	}
+	if !l.Found {
+		return fmt.Sprintf("unknown (not in the databases; network %s)", l.Prefix)
+	}
+	parts := []string{l.Continent}
+	if l.Country != "" {
+		parts = append(parts, l.Country)
+	}
+	if l.Subdivision != "" {
+		parts = append(parts, l.Subdivision)
+	}
+	s := strings.Join(parts, "-")
+	if l.HasCoords {
+		s += fmt.Sprintf(" at %.2f,%.2f", l.Lat, l.Lon)
+	}
+	return s + fmt.Sprintf(" (database network %s)", l.Prefix)
+}
+
+type tabWriter struct{ w io.Writer }
+
+func (t *tabWriter) line(format string, args ...any) { fmt.Fprintf(t.w, format+"\n", args...) }

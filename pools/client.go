@@ -1,0 +1,74 @@
+package pools
+
+import (
+	"net/netip"
+
+	"github.com/meridiandns/meridian/geo"
+)
+
+// Client is who a decision is made for. The location is looked up at most
+// once, and only when a rule or nearest selection needs it.
+type Client struct {
+	Addr netip.Addr  // the ECS address when the query had one, else the packet source
+	Geo  *geo.Reader // may be nil: no databases, no geo matches
+
+	loc    geo.Location
+	looked bool
+}
+
+// NewClient returns a client for addr located with g.
+func NewClient(addr netip.Addr, g *geo.Reader) Client {
+	return Client{Addr: addr.Unmap(), Geo: g}
+}
+
+// Location returns the client's location, looking it up on first use.
+func (c *Client) Location() geo.Location {
+	if !c.looked {
+		c.loc = c.Geo.Lookup(c.Addr)
+		c.looked = true
+	}
+	return c.loc
+}
+
+// locationBits is the prefix length within which the location (and so any
+// geo decision) is the same: the database network's length.
+func (c *Client) locationBits() int {
+	l := c.Location()
+	if !l.Prefix.IsValid() {
+		return 0
+	}
+	return l.Prefix.Bits()
+}
+
+// stickyKey is the client's /24 (IPv4) or /56 (IPv6): the unit sticky
+// selection keeps on one value.
+func (c *Client) stickyKey() (netip.Prefix, int) {
+	bits := 56
+	if c.Addr.Is4() {
+		bits = 24
+	}
+	p, _ := c.Addr.Prefix(bits)
+	return p, bits
+}
+
+// commonBits is the length of the common prefix of a and b (same family).
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		for d&0x80 == 0 {
+			n++
+			d <<= 1
+		}
+		break
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
+}

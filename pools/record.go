@@ -1,0 +1,90 @@
+// Package pools holds dynamic-record policies: rules that map a client to
+// a pool, pools of weighted values with fallback chains, fail-open to the
+// record's own values, nearest-pool and sticky selection, and the TTL and
+// ECS scope of each decision. A Record is immutable once parsed; Select is
+// safe for concurrent use and does not allocate on the common path.
+package pools
+
+import (
+	"net/netip"
+
+	"github.com/meridiandns/meridian/geo"
+	"github.com/miekg/dns"
+)
+
+// Status is a value's configured status (octoDNS `status`).
+type Status uint8
+
+const (
+	Obey Status = iota // follow the health verdict (the default)
+	Up                 // always serviceable, whatever the checks say
+	Down               // never serviceable
+)
+
+func (s Status) String() string { return [...]string{"obey", "up", "down"}[s] }
+
+// Value is one answer a pool (or the record's fail-open set) can give.
+type Value struct {
+	Value  string // IP address text for A/AAAA, fully qualified target for CNAME
+	Addr   netip.Addr
+	Weight int // 1..100; 1 when not given
+	Status Status
+	Line   int // line in the zone file, for messages
+
+	// rrs are prebuilt one-RR answers: rrs[0] with the record TTL,
+	// rrs[1] with the degraded TTL. Built by Record.Prepare.
+	rrs [2][]dns.RR
+}
+
+// Pool is a named set of values with an optional fallback pool.
+type Pool struct {
+	ID       string
+	Values   []*Value
+	Fallback string // "" = none
+	Line     int
+
+	fallback *Pool
+	lat, lon float64 // nearest location
+	hasLoc   bool
+}
+
+// Rule sends clients matching any of its subnets or geos (or every client,
+// when it has neither) to a pool.
+type Rule struct {
+	Index   int // position in the rules list, from 0
+	PoolID  string
+	Subnets []netip.Prefix // masked
+	Geos    []geo.Code
+	Line    int
+
+	pool *Pool
+}
+
+// CatchAll reports whether the rule matches every client.
+func (r *Rule) CatchAll() bool { return len(r.Subnets) == 0 && len(r.Geos) == 0 }
+
+// Record is one dynamic record: the compiled `dynamic:` section plus the
+// record's own values and Meridian's settings from `octodns.meridian`.
+type Record struct {
+	Name   string // fully qualified, lower case
+	Type   uint16 // dns.TypeA, dns.TypeAAAA or dns.TypeCNAME
+	TTL    uint32 // the record's ttl, else dynamic_ttl
+	Pools  []*Pool
+	Rules  []*Rule
+	Values []*Value // top-level values: the fail-open answer
+
+	Answers   int  // octodns.meridian.answers: up to N distinct values; default 1
+	Sticky    bool // octodns.meridian.sticky: rendezvous hash of the client's /24 or /56
+	Nearest   bool // octodns.meridian.nearest
+	Locations map[string][2]float64
+
+	// Healthcheck is the raw octoDNS healthcheck settings, for the prober.
+	Healthcheck map[string]any
+
+	degradedTTL uint32
+	byID        map[string]*Pool
+	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
+}
+
+// Pool returns the pool with the given id, or nil.
+func (r *Record) Pool(id string) *Pool { return r.byID[id] }

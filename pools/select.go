@@ -1,0 +1,269 @@
+package pools
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/miekg/dns"
+)
+
+// Outcome says where an answer came from.
+type Outcome uint8
+
+const (
+	FromPool     Outcome = iota // the matching rule's pool
+	FromFallback                // a pool further down the rule pool's fallback chain
+	FromNearest                 // a nearest pool other than the closest
+	FailOpen                    // no pool had a serviceable value: the record's values
+	NoRule                      // no rule matched: the record's values, full TTL
+)
+
+func (o Outcome) String() string {
+	return [...]string{"pool", "fallback", "nearest", "failopen", "norule"}[o]
+}
+
+// Degraded reports whether the answer is a fallback of some kind, whose TTL
+// is capped at the degraded TTL so clients come back soon.
+func (o Outcome) Degraded() bool { return o == FromFallback || o == FromNearest || o == FailOpen }
+
+// Decision is the result of Select. Answer may share memory with the
+// record: callers must not modify it.
+type Decision struct {
+	Rule    *Rule // nil when no rule matched
+	Pool    *Pool // nil for FailOpen and NoRule
+	Outcome Outcome
+	Answer  []dns.RR
+	TTL     uint32
+	// Scope is the ECS scope prefix length: every client address inside
+	// Addr/Scope gets the same rule and pool.
+	Scope int
+}
+
+// Select chooses the answer for client c. tr, when not nil, records why;
+// the query path passes nil and then Select does not allocate for the
+// common one-answer case.
+func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
+	var d Decision
+	need := 0
+	for _, ru := range r.Rules {
+		ok, bits := ru.match(c)
+		need = max(need, bits)
+		if tr != nil {
+			tr.rule(ru, ok, c)
+		}
+		if ok {
+			d.Rule = ru
+			break
+		}
+	}
+	if d.Rule == nil {
+		d.Outcome = NoRule
+		r.failOpen(&d, h, tr)
+		d.Scope = need
+		return d
+	}
+	if r.Nearest && d.Rule.CatchAll() {
+		if loc := c.Location(); loc.HasCoords {
+			need = max(need, c.locationBits())
+			r.nearest(&d, c, h, tr)
+			d.Scope = r.scope(c, need)
+			return d
+		}
+		if tr != nil {
+			tr.add("nearest: client has no coordinates; using the catch-all pool")
+		}
+	}
+	outcome := FromPool
+	for p := d.Rule.pool; p != nil; p = p.fallback {
+		if r.pick(&d, p, outcome, c, h, tr) {
+			d.Scope = r.scope(c, need)
+			return d
+		}
+		outcome = FromFallback
+	}
+	d.Outcome = FailOpen
+	r.failOpen(&d, h, tr)
+	d.Scope = r.scope(c, need)
+	return d
+}
+
+// scope widens need for sticky records, whose pick depends on the /24 or
+// /56 of the client.
+func (r *Record) scope(c *Client, need int) int {
+	if r.Sticky {
+		_, bits := c.stickyKey()
+		need = max(need, bits)
+	}
+	return need
+}
+
+// match reports whether the rule matches c and how many leading address
+// bits that decision depends on: for a subnet that contains the client, its
+// length; for one that does not, one bit past the common prefix (so the
+// scope excludes it); for geos, the length of the database network.
+func (ru *Rule) match(c *Client) (bool, int) {
+	if ru.CatchAll() {
+		return true, 0
+	}
+	need := 0
+	for _, s := range ru.Subnets {
+		if s.Addr().Is4() != c.Addr.Is4() {
+			continue
+		}
+		if s.Contains(c.Addr) {
+			return true, s.Bits()
+		}
+		need = max(need, min(s.Bits(), commonBits(c.Addr, s.Addr())+1))
+	}
+	if len(ru.Geos) > 0 && c.Geo != nil {
+		loc := c.Location()
+		need = max(need, c.locationBits())
+		for _, g := range ru.Geos {
+			if g.Matches(loc) {
+				return true, c.locationBits()
+			}
+		}
+	}
+	return false, need
+}
+
+// pick chooses from pool p's serviceable values, recording outcome; false
+// when it has none.
+func (r *Record) pick(d *Decision, p *Pool, outcome Outcome, c *Client, h Health, tr *Trace) bool {
+	var buf [32]*Value
+	cand := buf[:0]
+	for _, v := range p.Values {
+		ok, why := serviceable(h, r, p, v)
+		if tr != nil {
+			tr.value(p, v, ok, why)
+		}
+		if ok {
+			cand = append(cand, v)
+		}
+	}
+	if len(cand) == 0 {
+		if tr != nil {
+			tr.add("pool %s: no serviceable value", p.ID)
+		}
+		return false
+	}
+	d.Pool = p
+	d.Outcome = outcome
+	r.answer(d, cand, c, tr)
+	return true
+}
+
+// answer fills d.Answer with up to r.Answers values of cand, chosen by
+// weight (or by rendezvous hash when sticky), and sets the TTL.
+func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
+	deg := 0
+	d.TTL = r.TTL
+	if d.Outcome.Degraded() {
+		deg = 1
+		d.TTL = min(r.TTL, r.degradedTTL)
+	}
+	n := min(r.Answers, len(cand))
+	if n <= 1 {
+		v := r.one(cand, c)
+		d.Answer = v.rrs[deg]
+		if tr != nil {
+			tr.chosen(d, []*Value{v}, r.Sticky)
+		}
+		return
+	}
+	chosen := r.several(cand, n, c)
+	d.Answer = make([]dns.RR, len(chosen))
+	for i, v := range chosen {
+		d.Answer[i] = v.rrs[deg][0]
+	}
+	if tr != nil {
+		tr.chosen(d, chosen, r.Sticky)
+	}
+}
+
+// one picks a single value: the highest rendezvous score when sticky, else
+// a weighted random draw.
+func (r *Record) one(cand []*Value, c *Client) *Value {
+	if len(cand) == 1 {
+		return cand[0]
+	}
+	if r.Sticky {
+		key, _ := c.stickyKey()
+		best, bestScore := cand[0], math.Inf(-1)
+		for _, v := range cand {
+			if s := score(key, v); s > bestScore {
+				best, bestScore = v, s
+			}
+		}
+		return best
+	}
+	total := 0
+	for _, v := range cand {
+		total += v.Weight
+	}
+	x := rand.IntN(total)
+	for _, v := range cand {
+		if x < v.Weight {
+			return v
+		}
+		x -= v.Weight
+	}
+	return cand[len(cand)-1]
+}
+
+// several picks n distinct values: the n best rendezvous scores when
+// sticky, else weighted draws without replacement.
+func (r *Record) several(cand []*Value, n int, c *Client) []*Value {
+	rest := slices.Clone(cand)
+	if r.Sticky {
+		key, _ := c.stickyKey()
+		slices.SortFunc(rest, func(a, b *Value) int {
+			sa, sb := score(key, a), score(key, b)
+			switch {
+			case sa > sb:
+				return -1
+			case sa < sb:
+				return 1
+			}
+			return 0
+		})
+		return rest[:n]
+	}
+	out := make([]*Value, 0, n)
+	for len(out) < n {
+		v := r.one(rest, c)
+		out = append(out, v)
+		rest = slices.DeleteFunc(rest, func(x *Value) bool { return x == v })
+	}
+	return out
+}
+
+// failOpen answers with the record's own values, less any drained ones.
+func (r *Record) failOpen(d *Decision, h Health, tr *Trace) {
+	deg := 0
+	d.TTL = r.TTL
+	if d.Outcome.Degraded() {
+		deg = 1
+		d.TTL = min(r.TTL, r.degradedTTL)
+	}
+	all := true
+	for _, v := range r.Values {
+		if h.Drained(r, nil, v) {
+			all = false
+			break
+		}
+	}
+	if all {
+		d.Answer = r.valueRRs[deg]
+	} else {
+		for _, v := range r.Values {
+			if !h.Drained(r, nil, v) {
+				d.Answer = append(d.Answer, v.rrs[deg][0])
+			}
+		}
+	}
+	if tr != nil {
+		tr.failOpen(d, r, h)
+	}
+}
