@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"sync"
@@ -117,6 +118,10 @@ func sameFile(a, b os.FileInfo) bool {
 func openDB(path string) (*db, error) {
 	fi, data, err := readFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in the message
+		}
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
 	}
 	g, err := geoip2.OpenBytes(data)

@@ -244,3 +244,16 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Error("TCP after shutdown: got an answer; want the listener closed")
 	}
 }
+
+func parseIP(s string) net.IP { return net.ParseIP(s) }
+
+func replyECSOf(r *dns.Msg) *dns.EDNS0_SUBNET {
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				return e
+			}
+		}
+	}
+	return nil
+}

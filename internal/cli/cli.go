@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/internal/daemon"
 	"github.com/meridiandns/meridian/internal/version"
@@ -101,6 +102,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ps := zones.Check(daemon.ZoneOptions(c))
+	if len(c.GeoIP.Databases) > 0 {
+		if _, err := geo.Open(c.GeoIP.Databases); err != nil {
+			ps = append(ps, zones.Problem{Path: c.Path, Msg: err.Error()})
+		}
+	}
 	for _, p := range ps {
 		fmt.Fprintln(stdout, p.String())
 	}
