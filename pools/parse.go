@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
-	"golang.org/x/net/idna"
 	"gopkg.in/yaml.v3"
 )
 
@@ -51,9 +51,9 @@ type parser struct {
 	probs []Problem
 
 	poolsNode *yaml.Node
-	poolKeys  []ykv            // pools mapping pairs, in file order
-	poolNodes map[string]*ykv  // by id
-	built     map[string]*Pool // pools that parsed cleanly, by id
+	poolKeys  []octoyaml.KV           // pools mapping pairs, in file order
+	poolNodes map[string]*octoyaml.KV // by id
+	built     map[string]*Pool        // pools that parsed cleanly, by id
 }
 
 // add records a problem at n's line (0 when n is nil).
@@ -67,13 +67,13 @@ func (p *parser) add(n *yaml.Node, format string, args ...any) {
 
 // dynamic mirrors _DynamicMixin.validate.
 func (p *parser) dynamic(d *yaml.Node) {
-	d = yresolve(d)
+	d = octoyaml.Resolve(d)
 	if !yisMap(d) {
 		// octoDNS would raise a TypeError indexing it.
 		p.add(d, "dynamic must be a dict")
 		return
 	}
-	m := ymap(d)
+	m := octoyaml.Map(d)
 	exist, asFallback := p.pools(d, m["pools"])
 	seen := p.rules(d, m["rules"])
 
@@ -85,7 +85,7 @@ func (p *parser) dynamic(d *yaml.Node) {
 	}
 	if len(unused) > 0 {
 		sort.Strings(unused)
-		p.add(p.poolNodes[unused[0]].key, `unused pools: "%s"`, strings.Join(unused, `", "`))
+		p.add(p.poolNodes[unused[0]].Key, `unused pools: "%s"`, strings.Join(unused, `", "`))
 	}
 }
 
@@ -95,7 +95,7 @@ func (p *parser) dynamic(d *yaml.Node) {
 func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 	exist, asFallback = map[string]bool{}, map[string]bool{}
 	p.poolsNode = n
-	p.poolNodes = map[string]*ykv{}
+	p.poolNodes = map[string]*octoyaml.KV{}
 	p.built = map[string]*Pool{}
 	switch {
 	case n == nil:
@@ -105,29 +105,29 @@ func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 		p.add(n, "pools must be a dict")
 		return
 	}
-	p.poolKeys = ypairs(n)
+	p.poolKeys = octoyaml.Pairs(n)
 	if len(p.poolKeys) == 0 {
 		p.add(n, "missing pools")
 		return
 	}
 	ids := make([]string, 0, len(p.poolKeys))
 	for i := range p.poolKeys {
-		id := p.poolKeys[i].key.Value
+		id := p.poolKeys[i].Key.Value
 		p.poolNodes[id] = &p.poolKeys[i]
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
 		kv := p.poolNodes[id]
-		if !yisMap(kv.val) {
-			p.add(kv.val, `pool "%s" must be a dict`, id)
+		if !yisMap(kv.Val) {
+			p.add(kv.Val, `pool "%s" must be a dict`, id)
 			continue
 		}
-		pm := ymap(kv.val)
+		pm := octoyaml.Map(kv.Val)
 		vals, ok := pm["values"]
 		switch {
-		case !ok || ynull(vals):
-			p.add(kv.key, `pool "%s" is missing values`, id)
+		case !ok || octoyaml.Null(vals):
+			p.add(kv.Key, `pool "%s" is missing values`, id)
 			continue
 		case !yisSeq(vals):
 			// octoDNS would iterate it and crash.
@@ -135,14 +135,14 @@ func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 			continue
 		}
 		exist[id] = true
-		pool, good := p.pool(id, kv.key, vals)
+		pool, good := p.pool(id, kv.Key, vals)
 
-		if fb, ok := pm["fallback"]; ok && !ynull(fb) {
+		if fb, ok := pm["fallback"]; ok && !octoyaml.Null(fb) {
 			if fb.Kind == yaml.ScalarNode && p.poolNodes[fb.Value] != nil {
 				asFallback[fb.Value] = true
 				pool.Fallback = fb.Value
 			} else {
-				p.add(fb, `undefined fallback "%s" for pool "%s"`, ypy(fb), id)
+				p.add(fb, `undefined fallback "%s" for pool "%s"`, octoyaml.Str(fb), id)
 				good = false
 			}
 		}
@@ -164,8 +164,8 @@ func (p *parser) rawFallback(id string) string {
 	if kv == nil {
 		return ""
 	}
-	fb := ymap(kv.val)["fallback"]
-	if ynull(fb) {
+	fb := octoyaml.Map(kv.Val)["fallback"]
+	if octoyaml.Null(fb) {
 		return ""
 	}
 	return fb.Value
@@ -196,7 +196,7 @@ func (p *parser) fallbackLoop(id string) string {
 func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 	pool := &Pool{ID: id, Line: key.Line}
 	good := true
-	items := yitems(vals)
+	items := octoyaml.Items(vals)
 	for i, item := range items {
 		num := i + 1
 		if !yisMap(item) {
@@ -205,13 +205,13 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 			good = false
 			continue
 		}
-		m := ymap(item)
+		m := octoyaml.Map(item)
 		v := &Value{Weight: 1, Status: Obey, Line: item.Line}
 		if w, ok := m["weight"]; ok {
-			n, isInt := yint(w)
+			n, isInt := octoyaml.Int(w)
 			switch {
 			case !isInt:
-				p.add(w, `invalid weight "%s" in pool "%s" value %d`, ypy(w), id, num)
+				p.add(w, `invalid weight "%s" in pool "%s" value %d`, octoyaml.Str(w), id, num)
 				good = false
 			case n < 1 || n > 100:
 				p.add(w, `invalid weight "%d" in pool "%s" value %d`, n, id, num)
@@ -222,14 +222,14 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 		}
 		if s, ok := m["status"]; ok {
 			switch {
-			case yisStr(s) && s.Value == "up":
+			case octoyaml.IsStr(s) && s.Value == "up":
 				v.Status = Up
-			case yisStr(s) && s.Value == "down":
+			case octoyaml.IsStr(s) && s.Value == "down":
 				v.Status = Down
-			case yisStr(s) && s.Value == "obey":
+			case octoyaml.IsStr(s) && s.Value == "obey":
 				v.Status = Obey
 			default:
-				p.add(s, `invalid status "%s" in pool "%s" value %d`, ypy(s), id, num)
+				p.add(s, `invalid status "%s" in pool "%s" value %d`, octoyaml.Str(s), id, num)
 				good = false
 			}
 		}
@@ -246,8 +246,8 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 	}
 	if len(items) == 1 && yisMap(items[0]) {
 		// octoDNS compares the raw weight with 1, so only a literal 1 passes.
-		if w, ok := ymap(items[0])["weight"]; ok {
-			if n, isInt := yint(w); !isInt || yresolve(w).ShortTag() != "!!int" || n != 1 {
+		if w, ok := octoyaml.Map(items[0])["weight"]; ok {
+			if n, isInt := octoyaml.Int(w); !isInt || octoyaml.Resolve(w).ShortTag() != "!!int" || n != 1 {
 				p.add(w, `pool "%s" has single value with weight!=1`, id)
 				good = false
 			}
@@ -268,10 +268,10 @@ func (p *parser) value(n *yaml.Node, v *Value) bool {
 
 func (p *parser) ip(n *yaml.Node, v *Value, v6 bool) bool {
 	switch {
-	case ynull(n):
+	case octoyaml.Null(n):
 		p.add(n, "missing value(s)")
 		return false
-	case yisStr(n) && n.Value == "":
+	case octoyaml.IsStr(n) && n.Value == "":
 		p.add(n, "empty value")
 		return false
 	}
@@ -281,7 +281,7 @@ func (p *parser) ip(n *yaml.Node, v *Value, v6 bool) bool {
 	}
 	a, err := netip.ParseAddr(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || a.Zone() != "" || a.Is4() == v6 {
-		p.add(n, `invalid %s address "%s"`, name, ypy(n))
+		p.add(n, `invalid %s address "%s"`, name, octoyaml.Str(n))
 		return false
 	}
 	v.Addr, v.Value = a, a.String()
@@ -291,85 +291,14 @@ func (p *parser) ip(n *yaml.Node, v *Value, v6 bool) bool {
 // target mirrors octoDNS's validate_target_fqdn for `value`. Templated
 // values ({zone_name}…) are not exempt: Meridian does not expand them.
 func (p *parser) target(n *yaml.Node, v *Value) bool {
-	typ := dns.TypeToString[p.typ]
-	if !ytruthy(n) {
-		p.add(n, "missing value")
-		return false
+	t, reasons := octoyaml.Target(n, dns.TypeToString[p.typ], "value")
+	for _, msg := range reasons {
+		p.add(n, "%s", msg)
 	}
-	if n.Kind != yaml.ScalarNode {
-		p.add(n, `%s value "%s" is not a valid FQDN`, typ, ypy(n))
-		return false
+	if t != "" {
+		v.Value = t
 	}
-	enc, err := idnaEncode(n.Value)
-	if err != nil {
-		p.add(n, "%s", err.Error())
-		return false
-	}
-	ok := true
-	if !validFQDN(enc) {
-		p.add(n, `%s value "%s" is not a valid FQDN`, typ, enc)
-		ok = false
-	}
-	if !strings.HasSuffix(enc, ".") {
-		p.add(n, `%s value "%s" missing trailing .`, typ, enc)
-		ok = false
-	}
-	v.Value = strings.ToLower(enc)
-	return ok
-}
-
-// idnaEncode is octoDNS's idna_encode: ASCII names pass untouched, and a
-// leading "*." is kept out of the encoding.
-func idnaEncode(s string) (string, error) {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s, nil
-	}
-	prefix, suffix := "", ""
-	if strings.HasPrefix(s, "*.") {
-		prefix, s = "*.", s[2:]
-	}
-	if strings.HasSuffix(s, ".") {
-		suffix, s = ".", s[:len(s)-1]
-	}
-	a, err := idna.Lookup.ToASCII(s)
-	if err != nil {
-		return "", err
-	}
-	return prefix + a + suffix, nil
-}
-
-// validFQDN is the check of the `fqdn` Python package octoDNS uses
-// (FQDN(target, allow_underscores=True).is_valid): at most 253 characters
-// without the trailing dot, at least two labels of 1-63 letters, digits,
-// '-' or '_', none starting or ending with '-'.
-func validFQDN(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if len(s) > 253 || s == "" {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
+	return len(reasons) == 0
 }
 
 // link orders the pools as in the file and connects rules, fallbacks and
@@ -379,7 +308,7 @@ func (p *parser) link() {
 	r := p.rec
 	r.byID = make(map[string]*Pool, len(p.poolKeys))
 	for _, kv := range p.poolKeys {
-		pool := p.built[kv.key.Value]
+		pool := p.built[kv.Key.Value]
 		if r.byID[pool.ID] != nil {
 			continue
 		}

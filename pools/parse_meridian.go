@@ -1,14 +1,15 @@
 package pools
 
 import (
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"gopkg.in/yaml.v3"
 )
 
 // meridian reads Meridian's own settings from `octodns: {meridian: {...}}`.
 // Other keys under `octodns:` belong to octoDNS and to other parsers.
 func (p *parser) meridian(octodns *yaml.Node) {
-	m := ymap(octodns)["meridian"]
-	if m == nil || ynull(m) {
+	m := octoyaml.Map(octodns)["meridian"]
+	if m == nil || octoyaml.Null(m) {
 		return
 	}
 	if !yisMap(m) {
@@ -16,40 +17,40 @@ func (p *parser) meridian(octodns *yaml.Node) {
 		return
 	}
 	var nearest *yaml.Node
-	for _, kv := range ypairs(m) {
-		switch kv.key.Value {
+	for _, kv := range octoyaml.Pairs(m) {
+		switch kv.Key.Value {
 		case "answers":
-			n, ok := yint(kv.val)
-			if !ok || yresolve(kv.val).ShortTag() != "!!int" || n < 1 {
-				p.add(kv.val, `invalid octodns.meridian.answers "%s", expected an integer >= 1`, ypy(kv.val))
+			n, ok := octoyaml.Int(kv.Val)
+			if !ok || octoyaml.Resolve(kv.Val).ShortTag() != "!!int" || n < 1 {
+				p.add(kv.Val, `invalid octodns.meridian.answers "%s", expected an integer >= 1`, octoyaml.Str(kv.Val))
 				continue
 			}
 			p.rec.Answers = int(n)
 		case "sticky":
-			if b, ok := p.bool("sticky", kv.val); ok {
+			if b, ok := p.bool("sticky", kv.Val); ok {
 				p.rec.Sticky = b
 			}
 		case "nearest":
-			if b, ok := p.bool("nearest", kv.val); ok {
+			if b, ok := p.bool("nearest", kv.Val); ok {
 				p.rec.Nearest = b
-				nearest = kv.key
+				nearest = kv.Key
 			}
 		case "locations":
-			p.locations(kv.val)
+			p.locations(kv.Val)
 		case "healthcheck":
 			// Parsed with the prober's settings, not here.
 		default:
-			p.add(kv.key, `unknown key "%s" in octodns.meridian`, kv.key.Value)
+			p.add(kv.Key, `unknown key "%s" in octodns.meridian`, kv.Key.Value)
 		}
 	}
 	if p.rec.Nearest {
 		for _, kv := range p.poolKeys {
 			// A pool whose location is there but wrong has its own problem.
-			if ymap(ymap(m)["locations"])[kv.key.Value] != nil {
+			if octoyaml.Map(octoyaml.Map(m)["locations"])[kv.Key.Value] != nil {
 				continue
 			}
-			if _, ok := p.rec.Locations[kv.key.Value]; !ok {
-				p.add(nearest, `nearest: pool "%s" has no location`, kv.key.Value)
+			if _, ok := p.rec.Locations[kv.Key.Value]; !ok {
+				p.add(nearest, `nearest: pool "%s" has no location`, kv.Key.Value)
 			}
 		}
 	}
@@ -57,8 +58,8 @@ func (p *parser) meridian(octodns *yaml.Node) {
 
 func (p *parser) bool(key string, n *yaml.Node) (bool, bool) {
 	var b bool
-	if r := yresolve(n); r.Kind != yaml.ScalarNode || r.ShortTag() != "!!bool" || r.Decode(&b) != nil {
-		p.add(n, `invalid octodns.meridian.%s "%s", expected true or false`, key, ypy(n))
+	if r := octoyaml.Resolve(n); r.Kind != yaml.ScalarNode || r.ShortTag() != "!!bool" || r.Decode(&b) != nil {
+		p.add(n, `invalid octodns.meridian.%s "%s", expected true or false`, key, octoyaml.Str(n))
 		return false, false
 	}
 	return b, true
@@ -72,22 +73,22 @@ func (p *parser) locations(n *yaml.Node) {
 		return
 	}
 	p.rec.Locations = map[string][2]float64{}
-	for _, kv := range ypairs(n) {
-		id := kv.key.Value
+	for _, kv := range octoyaml.Pairs(n) {
+		id := kv.Key.Value
 		if p.poolNodes[id] == nil {
-			p.add(kv.key, `octodns.meridian.locations: undefined pool "%s"`, id)
+			p.add(kv.Key, `octodns.meridian.locations: undefined pool "%s"`, id)
 			continue
 		}
-		ll := yitems(kv.val)
+		ll := octoyaml.Items(kv.Val)
 		if len(ll) != 2 {
-			p.add(kv.val, `invalid octodns.meridian.locations "%s", expected [lat, lon]`, id)
+			p.add(kv.Val, `invalid octodns.meridian.locations "%s", expected [lat, lon]`, id)
 			continue
 		}
-		lat, ok1 := yfloat(ll[0])
-		lon, ok2 := yfloat(ll[1])
+		lat, ok1 := octoyaml.Float(ll[0])
+		lon, ok2 := octoyaml.Float(ll[1])
 		switch {
 		case !ok1 || !ok2:
-			p.add(kv.val, `invalid octodns.meridian.locations "%s", expected [lat, lon]`, id)
+			p.add(kv.Val, `invalid octodns.meridian.locations "%s", expected [lat, lon]`, id)
 		case !(lat >= -90 && lat <= 90):
 			p.add(ll[0], `invalid octodns.meridian.locations "%s": latitude %s out of range -90..90`, id, ll[0].Value)
 		case !(lon >= -180 && lon <= 180):

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -21,7 +22,7 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 		p.add(n, "rules must be a list")
 		return used
 	}
-	items := yitems(n)
+	items := octoyaml.Items(n)
 	if len(items) == 0 {
 		p.add(n, "missing rules")
 		return used
@@ -36,18 +37,18 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 			p.add(item, "rule %d must be a dict", num)
 			continue
 		}
-		m := ymap(item)
+		m := octoyaml.Map(item)
 		poolN, ok := m["pool"]
 		if !ok {
 			p.add(item, "rule %d missing pool", num)
 			continue
 		}
 		subnets, geos := m["subnets"], m["geos"]
-		targeted := ytruthy(subnets) || ytruthy(geos)
+		targeted := octoyaml.Truthy(subnets) || octoyaml.Truthy(geos)
 		ru := &Rule{Index: i, Line: item.Line}
 
-		if !yisStr(poolN) {
-			p.add(poolN, `rule %d invalid pool "%s"`, num, ypy(poolN))
+		if !octoyaml.IsStr(poolN) {
+			p.add(poolN, `rule %d invalid pool "%s"`, num, octoyaml.Str(poolN))
 		} else {
 			id := poolN.Value
 			if p.poolNodes[id] == nil {
@@ -62,13 +63,13 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 		if i > 0 {
 			// Rules must run subnets-only, then subnets + geos, then
 			// geos-only; octoDNS compares each rule with the one before.
-			prev := ymap(items[i-1])
-			prevSubnets, prevGeos := ytruthy(prev["subnets"]), ytruthy(prev["geos"])
-			if ytruthy(subnets) && ytruthy(geos) {
+			prev := octoyaml.Map(items[i-1])
+			prevSubnets, prevGeos := octoyaml.Truthy(prev["subnets"]), octoyaml.Truthy(prev["geos"])
+			if octoyaml.Truthy(subnets) && octoyaml.Truthy(geos) {
 				if !prevSubnets && prevGeos {
 					p.add(item, "rule %d with subnet(s) and geo(s) should appear before all geo-only rules", num)
 				}
-			} else if ytruthy(subnets) && prevGeos {
+			} else if octoyaml.Truthy(subnets) && prevGeos {
 				p.add(item, "rule %d with only subnet targeting should appear before all geo targeting rules", num)
 			}
 		}
@@ -83,17 +84,17 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 		if subnets != nil && !yisSeq(subnets) {
 			p.add(subnets, "rule %d subnets must be a list", num)
 		} else {
-			ru.Subnets = p.subnets(num, yitems(subnets), &subnetsSeen)
+			ru.Subnets = p.subnets(num, octoyaml.Items(subnets), &subnetsSeen)
 		}
 		if geos != nil && !yisSeq(geos) {
 			p.add(geos, "rule %d geos must be a list", num)
 		} else {
-			ru.Geos = p.geos(num, yitems(geos), &geosSeen)
+			ru.Geos = p.geos(num, octoyaml.Items(geos), &geosSeen)
 		}
 		p.rec.Rules = append(p.rec.Rules, ru)
 	}
-	last := ymap(items[len(items)-1])
-	if ytruthy(last["subnets"]) || ytruthy(last["geos"]) {
+	last := octoyaml.Map(items[len(items)-1])
+	if octoyaml.Truthy(last["subnets"]) || octoyaml.Truthy(last["geos"]) {
 		p.add(items[len(items)-1], `final rule has "subnets" and/or "geos" and is not catchall`)
 	}
 	return used
@@ -131,7 +132,7 @@ func (p *parser) subnets(num int, items []*yaml.Node, seen *[2]seenSet[netip.Pre
 	for _, n := range items {
 		pf, ok := parseSubnet(n)
 		if !ok {
-			p.add(n, `rule %d invalid subnet "%s"`, num, ypy(n))
+			p.add(n, `rule %d invalid subnet "%s"`, num, octoyaml.Str(n))
 			continue
 		}
 		nets = append(nets, entry{n, pf})
@@ -170,7 +171,7 @@ func (p *parser) subnets(num int, items []*yaml.Node, seen *[2]seenSet[netip.Pre
 // strict mode: a bare address is a host network, and host bits set are an
 // error.
 func parseSubnet(n *yaml.Node) (netip.Prefix, bool) {
-	if n.Kind != yaml.ScalarNode || ynull(n) {
+	if n.Kind != yaml.ScalarNode || octoyaml.Null(n) {
 		return netip.Prefix{}, false
 	}
 	s := n.Value
@@ -203,7 +204,7 @@ func (p *parser) geos(num int, items []*yaml.Node, seen *seenSet[string]) []geo.
 	for _, n := range sorted {
 		code := n.Value
 		if _, err := geo.ParseCode(code); err != nil || n.Kind != yaml.ScalarNode {
-			msg := `invalid geo code "` + ypy(n) + `"`
+			msg := `invalid geo code "` + octoyaml.Str(n) + `"`
 			if err != nil {
 				msg = err.Error()
 			}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -30,7 +31,7 @@ func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Prob
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil // an empty file is an empty zone
 	}
-	root := yresolve(doc.Content[0])
+	root := octoyaml.Resolve(doc.Content[0])
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return nil, nil
 	}
@@ -40,12 +41,12 @@ func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Prob
 	}
 	p.duplicateKeys(root)
 	names := make(map[string]bool)
-	for _, kv := range ypairs(root) {
-		if names[kv.key.Value] {
+	for _, kv := range octoyaml.Pairs(root) {
+		if names[kv.Key.Value] {
 			continue // reported by duplicateKeys
 		}
-		names[kv.key.Value] = true
-		p.parseName(kv.key, kv.val)
+		names[kv.Key.Value] = true
+		p.parseName(kv.Key, kv.Val)
 	}
 	p.checkNodes()
 	sort.SliceStable(p.probs, func(i, j int) bool { return p.probs[i].Line < p.probs[j].Line })
@@ -124,7 +125,7 @@ func (p *yparser) parseName(key, val *yaml.Node) {
 	}
 	if val.Kind == yaml.SequenceNode {
 		for _, item := range val.Content {
-			p.parseRecord(raw, key, yresolve(item))
+			p.parseRecord(raw, key, octoyaml.Resolve(item))
 		}
 		return
 	}
@@ -165,7 +166,7 @@ func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
 		r.fail(n, `invalid record "%s", expected a mapping`, rawName)
 		return
 	}
-	r.keys = ymap(n)
+	r.keys = octoyaml.Map(n)
 	r.setName(rawName)
 	r.fqdn = r.ownerName()
 
@@ -208,7 +209,7 @@ var ydynamicTypes = map[string]bool{"A": true, "AAAA": true, "CNAME": true, "DNA
 
 // setName lower-cases and IDNA-encodes the record name.
 func (r *yrec) setName(raw string) {
-	name, err := yidna(raw)
+	name, err := octoyaml.IDNA(raw)
 	if err != nil {
 		r.name = strings.ToLower(raw)
 		r.fail(nil, "%s", err.Error())
@@ -257,7 +258,7 @@ func (r *yrec) ttl() uint32 {
 	if n == nil {
 		return r.p.defTTL
 	}
-	v, ok := yint(n)
+	v, ok := octoyaml.Int(n)
 	if !ok || v < 0 || v > math.MaxUint32 {
 		r.fail(n, "invalid ttl")
 		return 0
@@ -271,11 +272,11 @@ func (r *yrec) checkHealthcheck() {
 	if o == nil || o.Kind != yaml.MappingNode {
 		return
 	}
-	hc := ymap(o)["healthcheck"]
+	hc := octoyaml.Map(o)["healthcheck"]
 	if hc == nil || hc.Kind != yaml.MappingNode {
 		return
 	}
-	proto := ymap(hc)["protocol"]
+	proto := octoyaml.Map(hc)["protocol"]
 	if proto == nil {
 		return
 	}
@@ -356,68 +357,4 @@ func ydedupe(rrs []dns.RR) []dns.RR {
 		}
 	}
 	return out
-}
-
-// ykv is one key/value pair of a mapping.
-type ykv struct{ key, val *yaml.Node }
-
-// yresolve follows aliases.
-func yresolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-// ypairs returns a mapping's pairs in order with merge keys (`<<`) flattened
-// the way PyYAML does: explicit keys win over merged ones.
-func ypairs(n *yaml.Node) []ykv {
-	n = yresolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	var own, merged []ykv
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], yresolve(n.Content[i+1])
-		if k.Tag == "!!merge" || (k.Value == "<<" && k.Style == 0 && k.Tag != "!!str") {
-			switch v.Kind {
-			case yaml.MappingNode:
-				merged = append(merged, ypairs(v)...)
-			case yaml.SequenceNode:
-				for _, m := range v.Content {
-					merged = append(merged, ypairs(m)...)
-				}
-			}
-			continue
-		}
-		own = append(own, ykv{k, v})
-	}
-	if len(merged) == 0 {
-		return own
-	}
-	have := make(map[string]bool, len(own))
-	for _, kv := range own {
-		have[kv.key.Value] = true
-	}
-	out := own
-	for _, kv := range merged {
-		if !have[kv.key.Value] {
-			have[kv.key.Value] = true
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-// ymap indexes a mapping by key. Of repeated keys the first wins, as for
-// record names (the repeat itself is reported by duplicateKeys).
-func ymap(n *yaml.Node) map[string]*yaml.Node {
-	pairs := ypairs(n)
-	m := make(map[string]*yaml.Node, len(pairs))
-	for _, kv := range pairs {
-		if _, ok := m[kv.key.Value]; !ok {
-			m[kv.key.Value] = kv.val
-		}
-	}
-	return m
 }

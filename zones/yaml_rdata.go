@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
 )
 
@@ -25,8 +26,8 @@ func ybuildSSHFP(r *yrec, rec *Record, hdr dns.RR_Header) {
 		if n, has := m["algorithm"]; !has {
 			r.fail(nodes[i], "missing algorithm")
 			ok = false
-		} else if v, isInt := yint(n); !isInt {
-			r.fail(n, `invalid algorithm "%s"`, ypy(n))
+		} else if v, isInt := octoyaml.Int(n); !isInt {
+			r.fail(n, `invalid algorithm "%s"`, octoyaml.Str(n))
 			ok = false
 		} else if alg = v; !ysshfpAlgorithms[v] {
 			r.fail(n, `unrecognized algorithm "%d"`, v)
@@ -36,8 +37,8 @@ func ybuildSSHFP(r *yrec, rec *Record, hdr dns.RR_Header) {
 		if n, has := m["fingerprint_type"]; !has {
 			r.fail(nodes[i], "missing fingerprint_type")
 			ok = false
-		} else if v, isInt := yint(n); !isInt {
-			r.fail(n, `invalid fingerprint_type "%s"`, ypy(n))
+		} else if v, isInt := octoyaml.Int(n); !isInt {
+			r.fail(n, `invalid fingerprint_type "%s"`, octoyaml.Str(n))
 			ok = false
 		} else if fpType = v; ysshfpLengths[v] == 0 {
 			r.fail(n, `unrecognized fingerprint_type "%d"`, v)
@@ -82,10 +83,10 @@ func ybuildTLSA(r *yrec, rec *Record, hdr dns.RR_Header) {
 			if !has {
 				return 0
 			}
-			v, isInt := yint(n)
+			v, isInt := octoyaml.Int(n)
 			switch {
 			case !isInt:
-				r.fail(n, `invalid %s "%s"`, key, ypy(n))
+				r.fail(n, `invalid %s "%s"`, key, octoyaml.Str(n))
 				ok = false
 			case v < 0 || v > max:
 				r.fail(n, `invalid %s "%d"`, key, v)
@@ -157,7 +158,7 @@ func ybuildNAPTR(r *yrec, rec *Record, hdr dns.RR_Header) {
 			r.fail(nodes[i], "missing flags")
 			ok = false
 		case !ynaptrFlags[flags.Value]:
-			r.fail(flags, `unrecognized flags "%s"`, ypy(flags))
+			r.fail(flags, `unrecognized flags "%s"`, octoyaml.Str(flags))
 			ok = false
 		}
 		for _, k := range []string{"service", "regexp", "replacement"} {
@@ -219,17 +220,17 @@ func ybuildLOC(r *yrec, rec *Record, hdr dns.RR_Header) {
 			var isNum bool
 			if k.integer {
 				var iv int64
-				iv, isNum = yint(n)
+				iv, isNum = octoyaml.Int(n)
 				f = float64(iv)
 			} else {
-				f, isNum = yfloat(n)
+				f, isNum = octoyaml.Float(n)
 			}
 			switch {
 			case !isNum:
-				r.fail(n, `invalid %s "%s"`, k.key, ypy(n))
+				r.fail(n, `invalid %s "%s"`, k.key, octoyaml.Str(n))
 				ok = false
 			case !(f >= k.min && f <= k.max): // NaN fails too, as in Python
-				r.fail(n, `invalid value for %s "%s"`, k.key, ypy(n))
+				r.fail(n, `invalid value for %s "%s"`, k.key, octoyaml.Str(n))
 				ok = false
 			default:
 				v[k.key] = strconv.FormatFloat(f, 'f', -1, 64)
@@ -242,7 +243,7 @@ func ybuildLOC(r *yrec, rec *Record, hdr dns.RR_Header) {
 				r.fail(nodes[i], "missing %s", d.key)
 				ok = false
 			case n.Value != d.a && n.Value != d.b:
-				r.fail(n, `invalid direction for %s "%s"`, d.key, ypy(n))
+				r.fail(n, `invalid direction for %s "%s"`, d.key, octoyaml.Str(n))
 				ok = false
 			default:
 				v[d.key] = n.Value

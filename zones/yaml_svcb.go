@@ -2,12 +2,14 @@ package zones
 
 import (
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -33,8 +35,8 @@ func ybuildSVCB(r *yrec, rec *Record, hdr dns.RR_Header) {
 		if pn, has := m["svcpriority"]; !has {
 			r.fail(nodes[i], "missing svcpriority")
 			ok = false
-		} else if v, isInt := yint(pn); !isInt {
-			r.fail(pn, `invalid priority "%s"`, ypy(pn))
+		} else if v, isInt := octoyaml.Int(pn); !isInt {
+			r.fail(pn, `invalid priority "%s"`, octoyaml.Str(pn))
 			ok = false
 		} else if v < 0 || v > 65535 {
 			r.fail(pn, `invalid priority "%d"`, v)
@@ -72,14 +74,14 @@ func ybuildSVCB(r *yrec, rec *Record, hdr dns.RR_Header) {
 // svcParams validates a `svcparams` mapping as octoDNS's SvcbValueValidator
 // does and returns the key/values sorted by key, as the wire wants them.
 func (r *yrec) svcParams(n *yaml.Node, prio int64) ([]dns.SVCBKeyValue, bool) {
-	if ynull(n) {
+	if octoyaml.Null(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.MappingNode {
 		r.fail(n, "svcparams must be a mapping")
 		return nil, false
 	}
-	pairs := ypairs(n)
+	pairs := octoyaml.Pairs(n)
 	ok := true
 	if prio == 0 && len(pairs) != 0 {
 		r.fail(n, "svcparams set on AliasMode SVCB record")
@@ -87,7 +89,7 @@ func (r *yrec) svcParams(n *yaml.Node, prio int64) ([]dns.SVCBKeyValue, bool) {
 	}
 	var out []dns.SVCBKeyValue
 	for _, kv := range pairs {
-		kv, good := r.svcParam(kv.key, kv.val)
+		kv, good := r.svcParam(kv.Key, kv.Val)
 		if !good {
 			ok = false
 			continue
@@ -113,7 +115,7 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 			return nil, false
 		}
 		var data []byte
-		if !ynull(v) {
+		if !octoyaml.Null(v) {
 			data = yunescape(v.Value)
 		}
 		return &dns.SVCBLocal{KeyCode: code, Data: data}, true
@@ -124,13 +126,13 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 	}
 	switch key {
 	case "no-default-alpn":
-		if !ynull(v) {
+		if !octoyaml.Null(v) {
 			r.fail(v, "SvcParam no-default-alpn has value when it should not")
 			return nil, false
 		}
 		return &dns.SVCBNoDefaultAlpn{}, true
 	case "port":
-		p, isInt := yint(v)
+		p, isInt := octoyaml.Int(v)
 		if !isInt {
 			r.fail(v, "port is not a number")
 			return nil, false
@@ -142,7 +144,7 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 		return &dns.SVCBPort{Port: uint16(p)}, true
 	case "ech":
 		b, err := base64.StdEncoding.DecodeString(v.Value)
-		if ynull(v) || v.Kind != yaml.ScalarNode || err != nil {
+		if octoyaml.Null(v) || v.Kind != yaml.ScalarNode || err != nil {
 			r.fail(v, "ech SvcParam is invalid Base64")
 			return nil, false
 		}
@@ -155,14 +157,14 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 	}
 	items := make([]*yaml.Node, len(v.Content))
 	for i, c := range v.Content {
-		items[i] = yresolve(c)
+		items[i] = octoyaml.Resolve(c)
 	}
 	ok := true
 	switch key {
 	case "alpn":
 		var alpn []string
 		for _, it := range items {
-			if yfalsy(it) || it.Kind != yaml.ScalarNode {
+			if !octoyaml.Truthy(it) || it.Kind != yaml.ScalarNode {
 				r.fail(it, "missing value(s)")
 				ok = false
 				continue
@@ -184,7 +186,7 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 				if v6 {
 					ver = "6"
 				}
-				r.fail(it, `ipv%shint "%s" is not a valid IPv%s address`, ver, ypy(it), ver)
+				r.fail(it, `ipv%shint "%s" is not a valid IPv%s address`, ver, octoyaml.Str(it), ver)
 				ok = false
 				continue
 			}
@@ -221,12 +223,11 @@ func (r *yrec) svcParam(k, v *yaml.Node) (dns.SVCBKeyValue, bool) {
 // svcKeyNumber parses "keyNNNNN". octoDNS only refuses numbers above
 // 65535; 65535 itself is reserved by RFC 9460 and cannot go on the wire.
 func (r *yrec) svcKeyNumber(at *yaml.Node, key string) (dns.SVCBKey, bool) {
-	digits := key[3:]
-	if !yintRe.MatchString(digits) {
+	n, err := octoyaml.ParseInt(key[3:])
+	if errors.Is(err, strconv.ErrSyntax) {
 		r.fail(at, `SvcParam key "%s" has wrong format`, key)
 		return 0, false
 	}
-	n, err := strconv.ParseInt(strings.ReplaceAll(digits, "_", ""), 10, 64)
 	if err != nil || n < 0 || n >= 65535 {
 		r.fail(at, `SvcParam key "%s" has wrong key number`, key)
 		return 0, false

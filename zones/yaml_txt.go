@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -42,7 +43,7 @@ func ybuildTXT(r *yrec, rec *Record, hdr dns.RR_Header) {
 		return
 	}
 	for _, v := range vals {
-		if ynull(v) || v.Kind != yaml.ScalarNode {
+		if octoyaml.Null(v) || v.Kind != yaml.ScalarNode {
 			r.fail(v, "missing value(s)")
 			continue
 		}

@@ -3,11 +3,9 @@ package zones
 import (
 	"net/netip"
 	"regexp"
-	"strconv"
-	"strings"
 
+	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
-	"golang.org/x/net/idna"
 	"gopkg.in/yaml.v3"
 )
 
@@ -55,17 +53,13 @@ func (r *yrec) values() []*yaml.Node {
 	if !ok {
 		n, ok = r.keys["value"]
 	}
-	if !ok || ynull(n) {
+	if !ok || octoyaml.Null(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
 		return []*yaml.Node{n}
 	}
-	out := make([]*yaml.Node, len(n.Content))
-	for i, c := range n.Content {
-		out[i] = yresolve(c)
-	}
-	return out
+	return octoyaml.Items(n)
 }
 
 // valueMaps returns the record's values that must be mappings (MX, SRV, …),
@@ -84,76 +78,13 @@ func (r *yrec) valueMaps() ([]*yaml.Node, []map[string]*yaml.Node) {
 	var maps []map[string]*yaml.Node
 	for _, v := range vals {
 		if v.Kind != yaml.MappingNode {
-			r.fail(v, `invalid %s value "%s", expected a mapping`, r.typ, ypy(v))
+			r.fail(v, `invalid %s value "%s", expected a mapping`, r.typ, octoyaml.Str(v))
 			continue
 		}
 		nodes = append(nodes, v)
-		maps = append(maps, ymap(v))
+		maps = append(maps, octoyaml.Map(v))
 	}
 	return nodes, maps
-}
-
-func ynull(n *yaml.Node) bool {
-	n = yresolve(n)
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// yfalsy is Python truthiness for the values octoDNS tests with `not x`.
-func yfalsy(n *yaml.Node) bool {
-	return ynull(n) || (n.Kind == yaml.ScalarNode && n.Value == "") ||
-		(n.Kind != yaml.ScalarNode && len(n.Content) == 0)
-}
-
-// ypy renders a value the way Python's str() shows it in octoDNS messages.
-func ypy(n *yaml.Node) string {
-	if ynull(n) {
-		return "None"
-	}
-	return n.Value
-}
-
-var yintRe = regexp.MustCompile(`^[+-]?[0-9]+(_[0-9]+)*$`)
-
-// yint reads an integer the way Python's int() does for the values YAML
-// gives it: YAML integers, and strings of decimal digits.
-func yint(n *yaml.Node) (int64, bool) {
-	n = yresolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return 0, false
-	}
-	switch n.ShortTag() {
-	case "!!int":
-		var v int64
-		if err := n.Decode(&v); err != nil {
-			return 0, false
-		}
-		return v, true
-	case "!!str":
-		s := strings.TrimSpace(n.Value)
-		if !yintRe.MatchString(s) {
-			return 0, false
-		}
-		v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
-		return v, err == nil
-	}
-	return 0, false
-}
-
-// yfloat reads a number the way Python's float() does.
-func yfloat(n *yaml.Node) (float64, bool) {
-	n = yresolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return 0, false
-	}
-	switch n.ShortTag() {
-	case "!!int", "!!float":
-		var v float64
-		return v, n.Decode(&v) == nil
-	case "!!str":
-		v, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64)
-		return v, err == nil
-	}
-	return 0, false
 }
 
 // intField reads a required integer key of a value mapping with octoDNS's
@@ -170,9 +101,9 @@ func (r *yrec) intField(m map[string]*yaml.Node, at *yaml.Node, key string, max 
 }
 
 func (r *yrec) intValue(n *yaml.Node, key string, max int64) (int64, bool) {
-	v, ok := yint(n)
+	v, ok := octoyaml.Int(n)
 	if !ok {
-		r.fail(n, `invalid %s "%s"`, key, ypy(n))
+		r.fail(n, `invalid %s "%s"`, key, octoyaml.Str(n))
 		return 0, false
 	}
 	if v < 0 || v > max {
@@ -180,60 +111,6 @@ func (r *yrec) intValue(n *yaml.Node, key string, max int64) (int64, bool) {
 		return 0, false
 	}
 	return v, true
-}
-
-// yidna IDNA-encodes a name the way octoDNS's idna_encode does: ASCII
-// names pass untouched, and a leading "*." is kept out of the encoding.
-func yidna(s string) (string, error) {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s, nil
-	}
-	prefix, suffix := "", ""
-	if strings.HasPrefix(s, "*.") {
-		prefix, s = "*.", s[2:]
-	}
-	if strings.HasSuffix(s, ".") {
-		suffix, s = ".", s[:len(s)-1]
-	}
-	a, err := idna.Lookup.ToASCII(s)
-	if err != nil {
-		return "", err
-	}
-	return prefix + a + suffix, nil
-}
-
-// yvalidFQDN is the check of the `fqdn` Python package octoDNS uses
-// (FQDN(target, allow_underscores=True).is_valid): at most 253 characters
-// without the trailing dot, at least two labels of 1-63 letters, digits,
-// '-' or '_', none starting or ending with '-'.
-func yvalidFQDN(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if len(s) > 253 || s == "" {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // ynullTargetTypes may point at "." (RFC 7505 null MX, SRV "no service",
@@ -244,33 +121,14 @@ var ynullTargetTypes = map[string]bool{"HTTPS": true, "MX": true, "SVCB": true, 
 // does and returns it lower-cased. Relative names are refused: octoDNS
 // wants every target fully qualified.
 func (r *yrec) target(n *yaml.Node, key string) (string, bool) {
-	if n == nil || yfalsy(n) {
-		r.fail(n, "missing %s", key)
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode {
-		r.fail(n, `%s %s "%s" is not a valid FQDN`, r.typ, key, ypy(n))
-		return "", false
-	}
-	t := n.Value
-	if t == "." && ynullTargetTypes[r.typ] {
+	if n != nil && n.Kind == yaml.ScalarNode && n.Value == "." && ynullTargetTypes[r.typ] {
 		return ".", true
 	}
-	enc, err := yidna(t)
-	if err != nil {
-		r.fail(n, "%s", err.Error())
-		return "", false
+	t, reasons := octoyaml.Target(n, r.typ, key)
+	for _, msg := range reasons {
+		r.fail(n, "%s", msg)
 	}
-	ok := true
-	if !yvalidFQDN(enc) {
-		r.fail(n, `%s %s "%s" is not a valid FQDN`, r.typ, key, enc)
-		ok = false
-	}
-	if !strings.HasSuffix(enc, ".") {
-		r.fail(n, `%s %s "%s" missing trailing .`, r.typ, key, enc)
-		ok = false
-	}
-	return strings.ToLower(enc), ok
+	return t, len(reasons) == 0
 }
 
 func ybuildA(r *yrec, rec *Record, hdr dns.RR_Header)    { r.ips(rec, hdr, false) }
@@ -289,7 +147,7 @@ func (r *yrec) ips(rec *Record, hdr dns.RR_Header, v6 bool) {
 	}
 	for _, v := range vals {
 		switch {
-		case ynull(v):
+		case octoyaml.Null(v):
 			r.fail(v, "missing value(s)")
 			continue
 		case v.Kind == yaml.ScalarNode && v.Value == "":
@@ -386,7 +244,7 @@ func ybuildMX(r *yrec, rec *Record, hdr dns.RR_Header) {
 			good = false
 		}
 		ex := m["exchange"]
-		if ex == nil || yfalsy(ex) {
+		if ex == nil || !octoyaml.Truthy(ex) {
 			v, has := m["value"]
 			if !has {
 				r.fail(nodes[i], "missing exchange")
@@ -435,7 +293,7 @@ func ybuildURI(r *yrec, rec *Record, hdr dns.RR_Header) {
 		prio, ok1 := r.intField(m, nodes[i], "priority", 65535)
 		weight, ok2 := r.intField(m, nodes[i], "weight", 65535)
 		tn, has := m["target"]
-		if !has || yfalsy(tn) {
+		if !has || !octoyaml.Truthy(tn) {
 			r.fail(ynode(tn, nodes[i]), "missing target")
 			continue
 		}
@@ -459,10 +317,10 @@ func ybuildCAA(r *yrec, rec *Record, hdr dns.RR_Header) {
 		ok := true
 		var flags int64
 		if fn, has := m["flags"]; has {
-			v, isInt := yint(fn)
+			v, isInt := octoyaml.Int(fn)
 			switch {
 			case !isInt:
-				r.fail(fn, `invalid flags "%s"`, ypy(fn))
+				r.fail(fn, `invalid flags "%s"`, octoyaml.Str(fn))
 				ok = false
 			case v < 0 || v > 255:
 				r.fail(fn, `invalid flags "%d"`, v)
