@@ -30,6 +30,9 @@ type Value struct {
 	Weight int // 1..100; 1 when not given
 	Status Status
 	Line   int // line in the zone file, for messages
+	// Endpoint is the ID of the (value, check) pair whose verdict this
+	// value obeys; "" when the value is not probed.
+	Endpoint string
 
 	// rrs are prebuilt one-RR answers: rrs[0] with the record TTL,
 	// rrs[1] with the degraded TTL. Built by Record.Prepare.
@@ -78,8 +81,9 @@ type Record struct {
 	Nearest   bool // octodns.meridian.nearest
 	Locations map[string][2]float64
 
-	// Healthcheck is the raw octoDNS healthcheck settings, for the prober.
-	Healthcheck map[string]any
+	// Check is how the record's values are probed; nil when the record has
+	// no health check (its obey values then count as up).
+	Check *Check
 
 	degradedTTL uint32
 	byID        map[string]*Pool

@@ -3,6 +3,7 @@ package zones
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
@@ -55,6 +56,22 @@ func compilePolicies(path string, records []*Record, o Options) Problems {
 			ps = append(ps, Problem{Path: path, Line: line, Record: r.Name, Key: r.Type, Msg: p.Msg})
 		}
 		if len(probs) == 0 && policy != nil {
+			hd := o.Health
+			if hd.Interval == 0 {
+				hd = pools.DefaultCheckDefaults()
+			}
+			chk, cps := pools.ParseCheck(strings.TrimSuffix(name, "."), r.Octodns, hd)
+			for _, p := range cps {
+				line := p.Line
+				if line == 0 {
+					line = r.Line
+				}
+				ps = append(ps, Problem{Path: path, Line: line, Record: r.Name, Key: r.Type, Msg: p.Msg})
+			}
+			if len(cps) > 0 {
+				continue
+			}
+			policy.SetCheck(chk)
 			deg := o.DegradedTTL
 			if deg == 0 {
 				deg = ttl

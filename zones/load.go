@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -39,6 +40,9 @@ type Options struct {
 
 	DynamicTTL  uint32 // TTL of dynamic answers whose record has no ttl; 0 = the record's
 	DegradedTTL uint32 // TTL cap of fallback and fail-open answers; 0 = no cap
+
+	// Health completes the records' health checks; zero = Meridian's defaults.
+	Health pools.CheckDefaults
 }
 
 // Loader builds zone sets from a directory and publishes the current one.

@@ -1,6 +1,10 @@
 package zones
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/meridiandns/meridian/pools"
+)
 
 // Set is every zone a node serves: an immutable snapshot. Build one with a
 // Loader; never modify it after it is published.
@@ -27,5 +31,19 @@ func (s *Set) Zones() []*Zone {
 		out = append(out, z)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Origin < out[j].Origin })
+	return out
+}
+
+// Policies returns every dynamic record of the set, zone by zone in file
+// order: what the health checker probes.
+func (s *Set) Policies() []*pools.Record {
+	var out []*pools.Record
+	for _, z := range s.Zones() {
+		for _, r := range z.Records {
+			if r.Policy != nil {
+				out = append(out, r.Policy)
+			}
+		}
+	}
 	return out
 }

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/internal/daemon"
 	"github.com/meridiandns/meridian/pools"
@@ -86,15 +90,23 @@ func parseClient(s string) (addr netip.Addr, source int, ecs bool, err error) {
 	return addr.Unmap(), addr.BitLen(), false, nil
 }
 
-// simulated is the Health of `--down`: listed values count as failing
-// their health checks, listed pools as drained.
+// simulated is the Health of explain: the verdicts of one live probe of
+// each endpoint involved, overridden by `--down`: listed values count as
+// failing their health checks, listed pools as drained.
 type simulated struct {
 	values map[string]bool
 	pools  map[string]bool
+	probed map[string]healthmesh.Result // by endpoint ID
 }
 
 func (s simulated) State(_ *pools.Record, v *pools.Value) pools.State {
 	if s.values[v.Value] || s.values[strings.TrimSuffix(v.Value, ".")] {
+		return pools.Unhealthy
+	}
+	if r, ok := s.probed[v.Endpoint]; ok {
+		if r.OK {
+			return pools.Healthy
+		}
 		return pools.Unhealthy
 	}
 	return pools.Unknown
@@ -131,7 +143,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	h := simulated{values: map[string]bool{}, pools: map[string]bool{}}
+	h := simulated{values: map[string]bool{}, pools: map[string]bool{}, probed: map[string]healthmesh.Result{}}
 	for _, d := range a.down {
 		if id, ok := strings.CutPrefix(d, "pool:"); ok {
 			h.pools[id] = true
@@ -141,6 +153,9 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	client := pools.NewClient(addr, g)
+	eps := involved(set, a.name, a.qtype, client)
+	probeAll(eps, h.probed)
+	client = pools.NewClient(addr, g)
 	tr := &pools.Trace{}
 	res := set.LookupFor(a.name, a.qtype, zones.Query{Client: &client, Health: h, Trace: tr})
 
@@ -157,6 +172,17 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	}
 	if res.Zone != nil {
 		w.line("zone:     %s (%s)", res.Zone.Origin, res.Zone.Path)
+	}
+	if len(eps) > 0 {
+		w.line("health (one live probe of each endpoint, now):")
+		for _, e := range eps {
+			r := h.probed[e.ID()]
+			state := "up"
+			if !r.OK {
+				state = "down"
+			}
+			w.line("  %s: %s since %s (%s, %v)", e, state, r.At.UTC().Format(time.RFC3339), r.Reason, r.Latency.Round(time.Millisecond))
+		}
 	}
 	for _, l := range tr.Lines {
 		w.line("%s", l)
@@ -184,6 +210,44 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// involved returns the health-checked endpoints of the dynamic records a
+// lookup of name touches (the name and every owner in its CNAME chain).
+func involved(set *zones.Set, name string, qtype uint16, c pools.Client) []healthmesh.Endpoint {
+	res := set.LookupFor(name, qtype, zones.Query{Client: &c})
+	names := map[string]bool{strings.ToLower(name): true}
+	for _, rr := range res.Answer {
+		names[strings.ToLower(rr.Header().Name)] = true
+		if cn, ok := rr.(*dns.CNAME); ok {
+			names[strings.ToLower(cn.Target)] = true
+		}
+	}
+	var recs []*pools.Record
+	for _, r := range set.Policies() {
+		if names[r.Name] {
+			recs = append(recs, r)
+		}
+	}
+	return healthmesh.Endpoints(recs)
+}
+
+// probeAll probes each endpoint once, concurrently.
+func probeAll(eps []healthmesh.Endpoint, into map[string]healthmesh.Result) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	p := &healthmesh.Prober{}
+	for _, e := range eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := p.Probe(context.Background(), e)
+			mu.Lock()
+			into[e.ID()] = r
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 }
 
 func resultText(res zones.Result) string {

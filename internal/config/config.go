@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridiandns/meridian/pools"
 	"gopkg.in/yaml.v3"
 )
 
@@ -31,6 +32,7 @@ type Config struct {
 	DegradedTTL uint32 `yaml:"degraded_ttl"` // TTL cap for fallback and fail-open answers
 	Log         Log    `yaml:"log"`
 	GeoIP       GeoIP  `yaml:"geoip"`
+	Health      Health `yaml:"health"`
 	// StateDir holds state that must survive restarts (zone serials). Empty
 	// means nothing is persisted: serials then restart from the clock.
 	StateDir string `yaml:"state_dir"`
@@ -90,6 +92,19 @@ type GeoIP struct {
 	Databases []string `yaml:"databases"`
 }
 
+// Health holds the defaults of every record's health check and how the
+// checker runs.
+type Health struct {
+	Interval    time.Duration `yaml:"interval"`    // time between probes of one endpoint
+	Timeout     time.Duration `yaml:"timeout"`     // per-probe deadline; shorter than interval
+	Rise        int           `yaml:"rise"`        // successes that bring a down endpoint up
+	Fall        int           `yaml:"fall"`        // failures that take an up endpoint down
+	Expect      []string      `yaml:"expect"`      // accepted HTTP statuses: "200-399", "204", ...
+	TLSVerify   bool          `yaml:"tls_verify"`  // verify HTTPS certificates
+	Assume      string        `yaml:"assume"`      // verdict before the first probes: up or down
+	Concurrency int           `yaml:"concurrency"` // probes in flight at once
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn or error
@@ -115,6 +130,8 @@ func Default() *Config {
 		DynamicTTL:  30,
 		DegradedTTL: 10,
 		Log:         Log{Level: "info", Format: "text"},
+		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 2,
+			Expect: []string{"200-399"}, TLSVerify: true, Assume: "up", Concurrency: 64},
 	}
 }
 
@@ -173,7 +190,7 @@ var (
 // sections maps Go type names to the key path users write.
 var sections = map[string]string{
 	"Config": "", "Node": "node.", "DNS": "dns.", "TCP": "dns.tcp.",
-	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "GeoIP": "geoip.",
+	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "GeoIP": "geoip.", "Health": "health.",
 }
 
 // decodeError turns yaml.v3 errors into "path:line: message" lines that
@@ -265,6 +282,22 @@ func (c *Config) validate() error {
 	}
 	if c.DegradedTTL == 0 {
 		bad("degraded_ttl", "must be positive")
+	}
+	h := c.Health
+	if h.Interval <= 0 || h.Timeout <= 0 || h.Timeout >= h.Interval {
+		bad("health", "interval and timeout must be positive, timeout shorter than interval (got %s, %s)", h.Interval, h.Timeout)
+	}
+	if h.Rise < 1 || h.Fall < 1 {
+		bad("health", "rise and fall must be at least 1")
+	}
+	if _, err := pools.ParseExpect(h.Expect); err != nil {
+		bad("health.expect", "%v", err)
+	}
+	if h.Assume != "up" && h.Assume != "down" {
+		bad("health.assume", "%q is not one of up, down", h.Assume)
+	}
+	if h.Concurrency < 1 {
+		bad("health.concurrency", "must be at least 1")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

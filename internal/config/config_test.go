@@ -54,6 +54,10 @@ func TestParseErrors(t *testing.T) {
 		{"small udp size", "dns: {udp_size: 100}\n", []string{`m.yaml: dns.udp_size: 100 is below the minimum of 512`}},
 		{"zero ttl", "dynamic_ttl: 0\n", []string{`m.yaml: dynamic_ttl: must be positive`}},
 		{"bad log", "log: {level: loud, format: xml}\n", []string{`m.yaml: log.level: "loud" is not one of debug, info, warn, error`, `m.yaml: log.format: "xml" is not one of text, json`}},
+		{"health timeout not shorter", "health: {interval: 1s, timeout: 1s}\n", []string{`m.yaml: health: interval and timeout must be positive, timeout shorter than interval (got 1s, 1s)`}},
+		{"health expect", "health: {expect: [\"2xx\"]}\n", []string{`m.yaml: health.expect: "2xx" is not a status code or range like 200-399`}},
+		{"health assume", "health: {assume: maybe}\n", []string{`m.yaml: health.assume: "maybe" is not one of up, down`}},
+		{"unknown health key", "health: {intervall: 1s}\n", []string{`m.yaml:1: unknown key "health.intervall"`}},
 		{"several at once", "dns: {udp_size: 10}\ndegraded_ttl: 0\n", []string{`dns.udp_size`, `degraded_ttl: must be positive`}},
 	}
 	for _, tt := range tests {

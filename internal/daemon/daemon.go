@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/server"
 	"github.com/meridiandns/meridian/zones"
 )
@@ -27,6 +29,7 @@ type Daemon struct {
 	loader *zones.Loader
 	srv    *server.Server
 	geo    *geo.Reader // nil without geoip.databases
+	health *healthmesh.Checker
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
@@ -63,7 +66,15 @@ func ZoneOptions(c *config.Config) zones.Options {
 		},
 		DynamicTTL:  c.DynamicTTL,
 		DegradedTTL: c.DegradedTTL,
+		Health:      CheckDefaults(c),
 	}
+}
+
+// CheckDefaults converts the config's health defaults.
+func CheckDefaults(c *config.Config) pools.CheckDefaults {
+	expect, _ := pools.ParseExpect(c.Health.Expect) // validated by config.Load
+	return pools.CheckDefaults{Interval: c.Health.Interval, Timeout: c.Health.Timeout,
+		Rise: c.Health.Rise, Fall: c.Health.Fall, Expect: expect, TLSVerify: c.Health.TLSVerify}
 }
 
 func serverOptions(c *config.Config) server.Options {
@@ -85,8 +96,10 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		log.Error("zone serial state unreadable; serials restart from the clock", "err", err)
 	}
 	d := &Daemon{log: log, level: level, loader: loader, cfg: c}
-	d.logProblems(loader.Reload())
+	d.health = healthmesh.NewChecker(healthmesh.Options{AssumeUp: c.Health.Assume == "up", Concurrency: c.Health.Concurrency},
+		&healthmesh.Prober{}, log)
 	d.srv = server.New(serverOptions(c), loader, log)
+	d.srv.SetHealth(d.health)
 	if len(c.GeoIP.Databases) > 0 {
 		g, err := geo.Open(c.GeoIP.Databases)
 		if err != nil {
@@ -96,6 +109,7 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		d.srv.SetGeo(g)
 		log.Info("geoip databases loaded", "files", len(c.GeoIP.Databases))
 	}
+	d.ReloadZones() // also starts the health checks
 	return d, nil
 }
 
@@ -111,14 +125,19 @@ func (d *Daemon) logProblems(ps zones.Problems) {
 	}
 }
 
-// ReloadZones reloads the zone files with the current config.
+// ReloadZones reloads the zone files with the current config, then
+// points the health checker at the new set's endpoints.
 func (d *Daemon) ReloadZones() zones.Problems {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ps := d.loader.Reload()
 	d.logProblems(ps)
+	d.health.Reconcile(healthmesh.Endpoints(d.loader.Current().Policies()))
 	return ps
 }
+
+// Health returns the health checker.
+func (d *Daemon) Health() *healthmesh.Checker { return d.health }
 
 // ReloadConfig re-reads the config file and then the zones. A config that
 // fails to load keeps the running one; the error is returned.
@@ -253,7 +272,9 @@ loop:
 	wg.Wait()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
-	if err := d.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+	err := d.srv.Shutdown(sctx)
+	d.health.Stop()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	d.log.Info("stopped")

@@ -1,0 +1,133 @@
+package healthmesh
+
+import (
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/pools"
+)
+
+func fastCheck(port int) Check {
+	return Check{Protocol: "HTTP", Path: "/", Port: port, Interval: 100 * time.Millisecond,
+		Timeout: 50 * time.Millisecond, Rise: 2, Fall: 2, Expect: []StatusRange{{Lo: 200, Hi: 399}}}
+}
+
+func portOf(t *testing.T, addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCheckerVerdicts(t *testing.T) {
+	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	ep := Endpoint{Address: "127.0.0.2", Check: fastCheck(portOf(t, o.Addr))}
+	v := &pools.Value{Value: "127.0.0.2", Endpoint: ep.ID()}
+	c := NewChecker(Options{AssumeUp: true}, &Prober{}, slog.New(slog.DiscardHandler))
+	defer c.Stop()
+	c.Reconcile([]Endpoint{ep})
+	if got := c.State(nil, v); got != pools.Healthy {
+		t.Fatalf("fresh endpoint: got %v; want up (assumed)", got)
+	}
+	o.SetMode(origin.Status500)
+	waitFor(t, "the verdict to go down", func() bool { return c.State(nil, v) == pools.Unhealthy })
+	st := c.Status()
+	if len(st) != 1 || st[0].Up || st[0].Last.Reason != "status 500" {
+		t.Errorf("status: got %+v", st)
+	}
+	o.SetMode(origin.OK)
+	waitFor(t, "the verdict to come back", func() bool { return c.State(nil, v) == pools.Healthy })
+	if got := c.State(nil, &pools.Value{Value: "x"}); got != pools.Unknown {
+		t.Errorf("unprobed value: got %v; want unknown", got)
+	}
+}
+
+func TestCheckerAssumeDown(t *testing.T) {
+	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	ep := Endpoint{Address: "127.0.0.2", Check: fastCheck(portOf(t, o.Addr))}
+	v := &pools.Value{Value: "127.0.0.2", Endpoint: ep.ID()}
+	c := NewChecker(Options{AssumeUp: false}, &Prober{}, slog.New(slog.DiscardHandler))
+	defer c.Stop()
+	c.Reconcile([]Endpoint{ep})
+	if got := c.State(nil, v); got != pools.Unhealthy {
+		t.Fatalf("fresh endpoint with assume down: got %v", got)
+	}
+	waitFor(t, "rise successes", func() bool { return c.State(nil, v) == pools.Healthy })
+}
+
+func TestCheckerReconcile(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	port := portOf(t, a.Addr)
+	b := origin.NewHTTP(t, "127.0.0.3:"+strconv.Itoa(port), "ok")
+	epA := Endpoint{Address: "127.0.0.2", Check: fastCheck(port)}
+	epB := Endpoint{Address: "127.0.0.3", Check: fastCheck(port)}
+	c := NewChecker(Options{AssumeUp: true}, &Prober{}, slog.New(slog.DiscardHandler))
+	c.Reconcile([]Endpoint{epA})
+	waitFor(t, "probes of a", func() bool { return a.Hits() >= 3 })
+	a.SetMode(origin.Status500)
+	va := &pools.Value{Endpoint: epA.ID()}
+	waitFor(t, "a down", func() bool { return c.State(nil, va) == pools.Unhealthy })
+
+	// a is kept with its state, b starts.
+	c.Reconcile([]Endpoint{epA, epB, epA})
+	if got := c.State(nil, va); got != pools.Unhealthy {
+		t.Errorf("kept endpoint lost its state: got %v", got)
+	}
+	waitFor(t, "probes of b", func() bool { return b.Hits() >= 2 })
+	if n := len(c.Status()); n != 2 {
+		t.Errorf("endpoints: got %d; want 2 (duplicates probed once)", n)
+	}
+
+	// a is removed: no more probes of it.
+	c.Reconcile([]Endpoint{epB})
+	hits := a.Hits()
+	time.Sleep(300 * time.Millisecond)
+	if a.Hits() != hits {
+		t.Errorf("removed endpoint still probed: %d → %d", hits, a.Hits())
+	}
+	if got := c.State(nil, va); got != pools.Unknown {
+		t.Errorf("removed endpoint: got %v; want unknown", got)
+	}
+	c.Stop()
+	a.Stop()
+	b.Stop()
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func TestEndpointsDedupe(t *testing.T) {
+	chk := &pools.Check{Protocol: "HTTP", Port: 80, Path: "/"}
+	mk := func(values ...string) *pools.Record {
+		p := &pools.Pool{ID: "p"}
+		for _, v := range values {
+			p.Values = append(p.Values, &pools.Value{Value: v})
+		}
+		r := &pools.Record{Pools: []*pools.Pool{p}}
+		r.SetCheck(chk)
+		return r
+	}
+	up := &pools.Record{Pools: []*pools.Pool{{ID: "p", Values: []*pools.Value{{Value: "192.0.2.9", Status: pools.Up}}}}}
+	up.SetCheck(chk)
+	eps := Endpoints([]*pools.Record{mk("192.0.2.1", "192.0.2.2"), mk("192.0.2.2"), up, {}})
+	if len(eps) != 2 || eps[0].Address != "192.0.2.1" || eps[1].Address != "192.0.2.2" {
+		t.Errorf("got %v; want each obey value once, status up not probed", eps)
+	}
+}
