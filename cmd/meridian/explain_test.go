@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
 )
 
@@ -59,5 +61,41 @@ func TestExplainGolden(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no explain cases")
+	}
+}
+
+// TestExplainShowsHealth probes real origins: one up, one refusing.
+func TestExplainShowsHealth(t *testing.T) {
+	up := origin.NewHTTP(t, "127.0.0.2:0", "ok\n")
+	_, port, _ := net.SplitHostPort(up.Addr)
+	down := origin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
+	down.Stop()
+	dir := t.TempDir()
+	testbin.WriteFile(t, filepath.Join(dir, "meridian.yaml"), "zones: {dir: zones}\n")
+	testbin.WriteFile(t, filepath.Join(dir, "zones", "example.com.yaml"), failoverZone(port))
+	cmd := exec.Command(testbin.Build(t), "explain", "--config", filepath.Join(dir, "meridian.yaml"),
+		"app.example.com", "--client", "192.0.2.1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"health (one live probe of each endpoint, now):",
+		"http://127.0.0.2:" + port + "/health: up since ",
+		"(status 200, ",
+		"http://127.0.0.3:" + port + "/health: down since ",
+		"(connection refused, ",
+		"pool primary: 127.0.0.2 weight 1 status obey: serviceable (health up)",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	// The primary down: explain shows the fallback.
+	up.Stop()
+	out, _ = exec.Command(testbin.Build(t), "explain", "--config", filepath.Join(dir, "meridian.yaml"),
+		"app.example.com", "--client", "192.0.2.1").CombinedOutput()
+	if !strings.Contains(string(out), "every pool exhausted: fail-open") {
+		t.Errorf("with both origins down: got\n%s", out)
 	}
 }
