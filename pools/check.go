@@ -99,8 +99,10 @@ func DefaultCheckDefaults() CheckDefaults {
 // ParseCheck reads the health check of a record from its `octodns:`
 // mapping. It returns nil when the record has neither
 // `octodns.healthcheck` nor `octodns.meridian.healthcheck`: such a record
-// is not probed and its `obey` values count as up. host is the record's
-// name without the trailing dot: octoDNS's default Host.
+// is not probed and its `obey` values count as up. host is the default
+// Host: the record's name without the trailing dot (octoDNS's default) for
+// A and AAAA records, "" for CNAME records, whose values are host names
+// that the prober uses as Host and SNI.
 func ParseCheck(host string, octodns *yaml.Node, d CheckDefaults) (*Check, []Problem) {
 	o := octoyaml.Map(octodns)
 	hc := octoyaml.Map(o["healthcheck"])

@@ -60,7 +60,13 @@ func compilePolicies(path string, records []*Record, o Options) Problems {
 			if hd.Interval == 0 {
 				hd = pools.DefaultCheckDefaults()
 			}
-			chk, cps := pools.ParseCheck(strings.TrimSuffix(name, "."), r.Octodns, hd)
+			// octoDNS's default Host is the record's name; the values of a
+			// CNAME are host names themselves and are their own default.
+			host := strings.TrimSuffix(name, ".")
+			if typ == dns.TypeCNAME {
+				host = ""
+			}
+			chk, cps := pools.ParseCheck(host, r.Octodns, hd)
 			for _, p := range cps {
 				line := p.Line
 				if line == 0 {

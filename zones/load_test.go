@@ -180,3 +180,37 @@ func TestCheckReportsEveryZone(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestHealthCheckHostDefaults(t *testing.T) {
+	dir := t.TempDir()
+	writeZone(t, dir, "example.org.yaml", yamlZone+`app:
+  type: A
+  values: [192.0.2.1]
+  dynamic: {pools: {a: {values: [{value: 192.0.2.1}]}}, rules: [{pool: a}]}
+  octodns: {healthcheck: {protocol: HTTP}}
+cdn:
+  type: CNAME
+  value: lb.example.net.
+  dynamic: {pools: {a: {values: [{value: lb.example.net.}]}}, rules: [{pool: a}]}
+  octodns: {healthcheck: {protocol: HTTPS}}
+pinned:
+  type: CNAME
+  value: lb.example.net.
+  dynamic: {pools: {a: {values: [{value: lb.example.net.}]}}, rules: [{pool: a}]}
+  octodns: {healthcheck: {host: www.example.org}}
+`)
+	set, ps := Load(Options{Dir: dir, SOA: testSOA})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	hosts := map[string]string{}
+	for _, r := range set.Policies() {
+		hosts[r.Name] = r.Check.Host
+	}
+	want := map[string]string{"app.example.org.": "app.example.org", "cdn.example.org.": "", "pinned.example.org.": "www.example.org"}
+	for name, h := range want {
+		if hosts[name] != h {
+			t.Errorf("%s: Host %q; want %q", name, hosts[name], h)
+		}
+	}
+}
