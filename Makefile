@@ -19,6 +19,7 @@ run: build
 ## test: lint, then every test (integration tests build and start the binary)
 test: lint
 	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -run 'TestMeshScale' -v ./healthmesh/
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -50,9 +50,9 @@ func hostPort(host string, port int) string {
 
 // Result is the outcome of one probe.
 type Result struct {
-	OK      bool
-	Reason  string        // why it failed ("status 500", "timeout", "connection refused", ...) or what passed ("status 200")
-	Status  int           // HTTP status; 0 for TCP or when none was received
-	Latency time.Duration // time to the verdict of this probe
-	At      time.Time     // when the probe started
+	OK      bool          `json:"ok"`
+	Reason  string        `json:"reason"`           // why it failed ("status 500", "timeout", "connection refused", ...) or what passed ("status 200")
+	Status  int           `json:"status,omitempty"` // HTTP status; 0 for TCP or when none was received
+	Latency time.Duration `json:"latency"`          // time to the verdict of this probe
+	At      time.Time     `json:"at"`               // when the probe started
 }

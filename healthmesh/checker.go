@@ -32,6 +32,11 @@ type Checker struct {
 	mu      sync.Mutex // guards running and every tracker in it
 	running map[string]*runner
 	wg      sync.WaitGroup // one per runner goroutine
+
+	// notify, when set (by a Node, before Reconcile), receives this node's
+	// verdict for an endpoint after every probe and when probing starts;
+	// changed says the verdict flipped. Called without locks held.
+	notify func(id string, up bool, since time.Time, changed bool)
 }
 
 // verdictTable is immutable once published.
@@ -113,9 +118,20 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 		go c.loop(ctx, id, r)
 	}
 	c.publishLocked()
+	var fresh []*runner
+	for id := range want {
+		if r := c.running[id]; r.track.probes == 0 {
+			fresh = append(fresh, r)
+		}
+	}
 	c.mu.Unlock()
 	for _, r := range stopped {
 		<-r.done
+	}
+	if c.notify != nil {
+		for _, r := range fresh {
+			c.notify(r.ep.ID(), r.track.up, r.track.since, false)
+		}
 	}
 	if started+len(stopped) > 0 {
 		c.log.Info("health checks changed", "endpoints", len(want), "started", started, "stopped", len(stopped))
@@ -166,20 +182,25 @@ func (c *Checker) loop(ctx context.Context, id string, r *runner) {
 	}
 }
 
-// record feeds a result to the endpoint's tracker and publishes a new
-// verdict table when the verdict changed.
+// record feeds a result to the endpoint's tracker, publishes a new
+// verdict table when the verdict changed, and tells the node.
 func (c *Checker) record(id string, r *runner, res Result) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.running[id] != r {
+		c.mu.Unlock()
 		return // removed while probing
 	}
 	wasUp := r.track.up
-	if !r.track.observe(res, r.ep.Check.Rise, r.ep.Check.Fall) {
-		return
+	changed := r.track.observe(res, r.ep.Check.Rise, r.ep.Check.Fall)
+	up, since := r.track.up, r.track.since
+	if changed {
+		c.log.Info("probe verdict changed", "endpoint", r.ep.String(), "from", upDown(wasUp), "to", upDown(up), "reason", res.Reason)
+		c.publishLocked()
 	}
-	c.log.Info("endpoint verdict changed", "endpoint", r.ep.String(), "from", upDown(wasUp), "to", upDown(r.track.up), "reason", res.Reason)
-	c.publishLocked()
+	c.mu.Unlock()
+	if c.notify != nil {
+		c.notify(id, up, since, changed)
+	}
 }
 
 func upDown(up bool) string {

@@ -1,6 +1,8 @@
 package pools
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -58,8 +60,14 @@ func (c *Check) Key() string {
 }
 
 // EndpointID identifies the (value, check) pair probed for a value: the
-// key health verdicts are looked up by, across records and nodes.
-func EndpointID(address string, c *Check) string { return address + "|" + c.Key() }
+// key health verdicts are looked up by, across records and nodes. It is a
+// short hash (16 hex digits) so that gossip about it stays small.
+func EndpointID(address string, c *Check) string { return endpointID(address, c.Key()) }
+
+func endpointID(address, key string) string {
+	h := sha256.Sum256([]byte(address + "|" + key))
+	return hex.EncodeToString(h[:8])
+}
 
 // SetCheck attaches the record's health check and gives every pool value
 // with status obey its endpoint ID. Call before Prepare, before sharing.
@@ -72,7 +80,7 @@ func (r *Record) SetCheck(c *Check) {
 	for _, p := range r.Pools {
 		for _, v := range p.Values {
 			if v.Status == Obey {
-				v.Endpoint = v.Value + "|" + key
+				v.Endpoint = endpointID(v.Value, key)
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/meridiandns/meridian/internal/atomicfile"
 )
 
 // serials remembers, per zone, the serial handed out and the content hash
@@ -87,31 +89,7 @@ func (s *serials) commit(zs []*Zone) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.path, data)
-}
-
-// writeAtomic replaces path with data so that a crash leaves either the old
-// or the new file, never a torn one.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("zone serials: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return fmt.Errorf("zone serials: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(s.path, data); err != nil {
 		return fmt.Errorf("zone serials: %w", err)
 	}
 	return nil

@@ -23,6 +23,10 @@ commands:
   check   --config FILE   load the config and every zone as serve would; print problems
   explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]
                           show how a query from that client is answered, and why
+  drain   TARGET [--for DURATION] [--reason TEXT] [--api URL|--config FILE] [--token-file FILE]
+                          take an address or pool:ID out of service on every node
+  drain   --undo TARGET   put it back
+  keygen                  print a new mesh encryption key
   version                 print the version
 `
 
@@ -40,6 +44,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "explain":
 		return explain(args[1:], stdout, stderr)
+	case "drain":
+		return drain(args[1:], stdout, stderr)
+	case "keygen":
+		return keygen(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "meridian %s %s %s/%s\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

@@ -33,6 +33,8 @@ type Config struct {
 	Log         Log    `yaml:"log"`
 	GeoIP       GeoIP  `yaml:"geoip"`
 	Health      Health `yaml:"health"`
+	API         API    `yaml:"api"`
+	Mesh        Mesh   `yaml:"mesh"`
 	// StateDir holds state that must survive restarts (zone serials). Empty
 	// means nothing is persisted: serials then restart from the clock.
 	StateDir string `yaml:"state_dir"`
@@ -105,6 +107,38 @@ type Health struct {
 	Concurrency int           `yaml:"concurrency"` // probes in flight at once
 }
 
+// Mesh configures gossip between the nodes of a fleet.
+type Mesh struct {
+	// Bind is the host:port memberlist listens on (UDP and TCP); empty
+	// runs the node alone, deciding health by itself.
+	Bind string `yaml:"bind"`
+	// Advertise is the host:port other nodes reach this one at; empty = Bind.
+	Advertise string `yaml:"advertise"`
+	// Join lists peers (host:port) to join; retried until they answer.
+	Join []string `yaml:"join"`
+	// Keyfile holds the base64 32-byte key that encrypts gossip (meridian keygen).
+	Keyfile string `yaml:"keyfile"`
+	// StateDir keeps drains across restarts; empty keeps them in memory.
+	StateDir string `yaml:"state_dir"`
+	// Insecure allows joining peers without a key.
+	Insecure bool `yaml:"insecure"`
+	// GossipInterval, ProbeInterval and PushPullInterval tune memberlist;
+	// zero keeps its LAN defaults (200ms, 1s, 30s).
+	GossipInterval   time.Duration `yaml:"gossip_interval"`
+	ProbeInterval    time.Duration `yaml:"probe_interval"`
+	PushPullInterval time.Duration `yaml:"push_pull_interval"`
+}
+
+// API configures the HTTP API that operators and `meridian drain` use.
+type API struct {
+	// Listen is the host:port the API serves on; empty disables the API.
+	// Keep it on loopback unless TokenFile is set.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token that POST and DELETE calls must
+	// present. Empty means mutating calls are accepted from loopback only.
+	TokenFile string `yaml:"token_file"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn or error
@@ -132,6 +166,7 @@ func Default() *Config {
 		Log:         Log{Level: "info", Format: "text"},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 2,
 			Expect: []string{"200-399"}, TLSVerify: true, Assume: "up", Concurrency: 64},
+		API: API{Listen: "127.0.0.1:8053"},
 	}
 }
 
@@ -165,6 +200,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	for i, p := range c.GeoIP.Databases {
 		c.GeoIP.Databases[i] = resolve(base, p)
 	}
+	c.API.TokenFile = resolve(base, c.API.TokenFile)
+	c.Mesh.Keyfile = resolve(base, c.Mesh.Keyfile)
+	c.Mesh.StateDir = resolve(base, c.Mesh.StateDir)
 	if err := c.validate(); err != nil {
 		lines := strings.Split(err.Error(), "\n")
 		for i, l := range lines {
@@ -191,6 +229,7 @@ var (
 var sections = map[string]string{
 	"Config": "", "Node": "node.", "DNS": "dns.", "TCP": "dns.tcp.",
 	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "GeoIP": "geoip.", "Health": "health.",
+	"API": "api.", "Mesh": "mesh.",
 }
 
 // decodeError turns yaml.v3 errors into "path:line: message" lines that
@@ -298,6 +337,26 @@ func (c *Config) validate() error {
 	}
 	if h.Concurrency < 1 {
 		bad("health.concurrency", "must be at least 1")
+	}
+	for key, addr := range map[string]string{"mesh.bind": c.Mesh.Bind, "mesh.advertise": c.Mesh.Advertise} {
+		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
+			bad(key, "%q is not host:port", addr)
+		}
+	}
+	for _, j := range c.Mesh.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			bad("mesh.join", "%q is not host:port", j)
+		}
+	}
+	if len(c.Mesh.Join) > 0 && c.Mesh.Bind == "" {
+		bad("mesh.join", "needs mesh.bind")
+	}
+	if l := c.API.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			bad("api.listen", "%q is not host:port", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("api.listen", "%q: invalid port", l)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

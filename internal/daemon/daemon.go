@@ -16,6 +16,7 @@ import (
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/healthmesh"
+	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/server"
@@ -29,7 +30,8 @@ type Daemon struct {
 	loader *zones.Loader
 	srv    *server.Server
 	geo    *geo.Reader // nil without geoip.databases
-	health *healthmesh.Checker
+	health *healthmesh.Node
+	api    *api.Server // nil when api.listen is empty
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
@@ -96,10 +98,28 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		log.Error("zone serial state unreadable; serials restart from the clock", "err", err)
 	}
 	d := &Daemon{log: log, level: level, loader: loader, cfg: c}
-	d.health = healthmesh.NewChecker(healthmesh.Options{AssumeUp: c.Health.Assume == "up", Concurrency: c.Health.Concurrency},
+	checker := healthmesh.NewChecker(healthmesh.Options{AssumeUp: c.Health.Assume == "up", Concurrency: c.Health.Concurrency},
 		&healthmesh.Prober{}, log)
+	mo, err := meshOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	d.health, err = healthmesh.NewNode(healthmesh.NodeOptions{Name: c.Node.Name, Region: c.Node.Region,
+		StateDir: c.Mesh.StateDir, Mesh: mo, Log: log}, checker)
+	if d.health == nil {
+		return nil, err
+	}
+	if err != nil {
+		log.Error("drain state", "err", err)
+	}
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
+	if c.API.Listen != "" {
+		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, Log: log}, backend{d}); err != nil {
+			d.health.Close()
+			return nil, err
+		}
+	}
 	if len(c.GeoIP.Databases) > 0 {
 		g, err := geo.Open(c.GeoIP.Databases)
 		if err != nil {
@@ -136,8 +156,26 @@ func (d *Daemon) ReloadZones() zones.Problems {
 	return ps
 }
 
-// Health returns the health checker.
-func (d *Daemon) Health() *healthmesh.Checker { return d.health }
+// Health returns the node's health authority.
+func (d *Daemon) Health() *healthmesh.Node { return d.health }
+
+// meshOptions converts the mesh config; nil when the node runs alone.
+func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
+	if c.Mesh.Bind == "" {
+		return nil, nil
+	}
+	o := &healthmesh.MeshOptions{Bind: c.Mesh.Bind, Advertise: c.Mesh.Advertise, Join: c.Mesh.Join,
+		Insecure: c.Mesh.Insecure, GossipInterval: c.Mesh.GossipInterval, ProbeInterval: c.Mesh.ProbeInterval,
+		PushPullInterval: c.Mesh.PushPullInterval}
+	if c.Mesh.Keyfile != "" {
+		key, err := healthmesh.ReadKey(c.Mesh.Keyfile)
+		if err != nil {
+			return nil, err
+		}
+		o.Key = key
+	}
+	return o, nil
+}
 
 // ReloadConfig re-reads the config file and then the zones. A config that
 // fails to load keeps the running one; the error is returned.
@@ -251,7 +289,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Start(); err != nil {
 		cancel()
 		wg.Wait()
+		d.health.Close()
 		return err
+	}
+	if d.api != nil {
+		if err := d.api.Start(); err != nil {
+			cancel()
+			wg.Wait()
+			d.srv.Shutdown(context.Background())
+			d.health.Close()
+			return fmt.Errorf("api: %w", err)
+		}
+		d.log.Info("api listening", "addr", d.api.Addr())
 	}
 	d.log.Info("serving", "node", d.Config().Node.Name, "region", d.Config().Node.Region)
 loop:
@@ -273,7 +322,10 @@ loop:
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	err := d.srv.Shutdown(sctx)
-	d.health.Stop()
+	if d.api != nil {
+		d.api.Shutdown(sctx)
+	}
+	d.health.Close() // leaves the mesh politely
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

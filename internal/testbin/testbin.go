@@ -75,6 +75,7 @@ func moduleRoot() (string, error) {
 // Node is a running `meridian serve` process.
 type Node struct {
 	Addr   string // the first DNS listen address, host:port
+	API    string // the API address, host:port ("" when the API is off)
 	Dir    string // the node's directory: meridian.yaml, zones/
 	Config string // path of the config file
 
@@ -109,6 +110,9 @@ func Start(t testing.TB, cfg Config, files map[string]string) *Node {
 	if !strings.Contains(text, "zones:") {
 		text += "\nzones: {dir: zones, debounce: 50ms}\n"
 	}
+	if !strings.Contains(text, "api:") {
+		text += "\napi: {listen: \"127.0.0.1:0\"}\n"
+	}
 	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t)}
 	WriteFile(t, n.Config, text)
 	n.start()
@@ -121,7 +125,11 @@ func (n *Node) Restart() {
 	n.start()
 }
 
-var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var (
+	listenRE  = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	apiRE     = regexp.MustCompile(`msg="api listening" addr=(\S+)`)
+	servingRE = regexp.MustCompile(`msg=serving `)
+)
 
 func (n *Node) start() {
 	t := n.t
@@ -136,16 +144,23 @@ func (n *Node) start() {
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	logs := n.logs // this run's; a restart replaces n.logs
 	go func() {
 		sc := bufio.NewScanner(pr)
+		var dnsAddr, apiAddr string
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
 			logs.WriteString(line + "\n")
-			if m := listenRE.FindStringSubmatch(line); m != nil && !sent {
-				addr <- m[1]
+			if m := listenRE.FindStringSubmatch(line); m != nil && dnsAddr == "" {
+				dnsAddr = m[1]
+			}
+			if m := apiRE.FindStringSubmatch(line); m != nil {
+				apiAddr = m[1]
+			}
+			if servingRE.MatchString(line) && !sent {
+				ready <- [2]string{dnsAddr, apiAddr}
 				sent = true
 			}
 		}
@@ -158,8 +173,8 @@ func (n *Node) start() {
 	}()
 	t.Cleanup(func() { n.Stop() })
 	select {
-	case a := <-addr:
-		n.Addr = a
+	case a := <-ready:
+		n.Addr, n.API = a[0], a[1]
 	case <-n.done:
 		t.Fatalf("meridian exited before listening: %v\n%s", n.err, n.logs.String())
 	case <-time.After(20 * time.Second):

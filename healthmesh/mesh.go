@@ -1,0 +1,361 @@
+package healthmesh
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// MeshOptions configures gossip with the other nodes.
+type MeshOptions struct {
+	Bind      string   // host:port for gossip (UDP and TCP)
+	Advertise string   // host:port others should use; "" = Bind
+	Join      []string // peers to join; retried with backoff while unreachable
+	Key       []byte   // 16, 24 or 32-byte AES key; nil = unencrypted (refused with Join unless Insecure)
+	Insecure  bool     // allow joining without a key
+
+	// Tuning; zero values keep memberlist's LAN defaults. Tests shorten them.
+	GossipInterval   time.Duration
+	ProbeInterval    time.Duration
+	PushPullInterval time.Duration
+}
+
+// maxMsg bounds one gossip message so that a few fit in a UDP packet.
+const maxMsg = 1000
+
+// mesh is the memberlist side of a Node.
+type mesh struct {
+	node  *Node
+	ml    *memberlist.Memberlist
+	queue *memberlist.TransmitLimitedQueue
+	join  []string
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	aliveMu sync.Mutex        // guards alive and known
+	alive   map[string]bool   // members memberlist reports alive
+	known   map[string]Member // every member seen, copied in event callbacks (memberlist's *Node is not safe to read later)
+
+	badMsgs atomic.Int64 // malformed messages ignored
+}
+
+// ReadKey reads a base64 key file as written by `meridian keygen`.
+func ReadKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mesh key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("mesh key %s: not base64: %w", path, err)
+	}
+	switch len(key) {
+	case 16, 24, 32:
+		return key, nil
+	}
+	return nil, fmt.Errorf("mesh key %s: %d bytes; want 32 (or 16, 24)", path, len(key))
+}
+
+func newMesh(n *Node, o MeshOptions) (*mesh, error) {
+	if len(o.Join) > 0 && o.Key == nil && !o.Insecure {
+		return nil, errors.New("mesh: join peers are set but no mesh.keyfile; refusing to gossip unencrypted (set mesh.insecure: true to allow)")
+	}
+	host, port, err := splitHostPort(o.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("mesh.bind: %w", err)
+	}
+	m := &mesh{node: n, join: o.Join, stop: make(chan struct{}), alive: map[string]bool{n.name: true}, known: map[string]Member{}}
+	c := memberlist.DefaultLANConfig()
+	c.Name = n.name
+	c.BindAddr, c.BindPort = host, port
+	c.AdvertiseAddr, c.AdvertisePort = host, port
+	if o.Advertise != "" {
+		if c.AdvertiseAddr, c.AdvertisePort, err = splitHostPort(o.Advertise); err != nil {
+			return nil, fmt.Errorf("mesh.advertise: %w", err)
+		}
+	}
+	if o.Key != nil {
+		c.SecretKey = o.Key
+	}
+	if o.GossipInterval > 0 {
+		c.GossipInterval = o.GossipInterval
+	}
+	if o.ProbeInterval > 0 {
+		c.ProbeInterval = o.ProbeInterval
+		c.ProbeTimeout = o.ProbeInterval / 2
+	}
+	if o.PushPullInterval > 0 {
+		c.PushPullInterval = o.PushPullInterval
+	}
+	c.Delegate = m
+	c.Events = m
+	c.Logger = log.New(&slogWriter{log: n.log}, "", 0)
+	ml, err := memberlist.Create(c)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	m.ml = ml
+	m.queue = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: c.RetransmitMult}
+	n.log.Info("mesh listening", "addr", fmt.Sprintf("%s:%d", c.BindAddr, ml.LocalNode().Port), "encrypted", o.Key != nil)
+	m.wg.Add(1)
+	go m.joinLoop()
+	return m, nil
+}
+
+func splitHostPort(s string) (string, int, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: bad port", s)
+	}
+	return h, port, nil
+}
+
+// joinLoop joins the configured peers, retrying with backoff while none
+// answers, and keeps retrying peers that are not alive members (a healed
+// partition, a restarted peer) every 10 s.
+func (m *mesh) joinLoop() {
+	defer m.wg.Done()
+	if len(m.join) == 0 {
+		return
+	}
+	backoff := 500 * time.Millisecond
+	for {
+		missing := m.missingPeers()
+		if len(missing) > 0 {
+			if n, err := m.ml.Join(missing); err != nil && n == 0 {
+				m.node.log.Debug("mesh join failed; serving alone meanwhile", "peers", missing, "err", err)
+			} else {
+				m.node.log.Info("mesh joined", "peers", n)
+				backoff = 10 * time.Second
+			}
+		}
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(backoff):
+		}
+		if len(missing) > 0 && backoff < 10*time.Second {
+			backoff = min(backoff*2, 10*time.Second)
+		}
+	}
+}
+
+// missingPeers are the join addresses with no alive member.
+func (m *mesh) missingPeers() []string {
+	have := map[string]bool{}
+	for _, mem := range m.members() {
+		if mem.State == "alive" && mem.Name != m.node.name {
+			have[mem.Addr] = true
+		}
+	}
+	var out []string
+	for _, p := range m.join {
+		if !have[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (m *mesh) leave() {
+	close(m.stop)
+	m.wg.Wait()
+	if err := m.ml.Leave(2 * time.Second); err != nil {
+		m.node.log.Warn("mesh leave", "err", err)
+	}
+	m.ml.Shutdown()
+}
+
+// aliveSet returns a lookup of the members memberlist reports alive.
+func (m *mesh) aliveSet() func(string) bool {
+	m.aliveMu.Lock()
+	snap := make(map[string]bool, len(m.alive))
+	for k, v := range m.alive {
+		snap[k] = v
+	}
+	m.aliveMu.Unlock()
+	return func(name string) bool { return snap[name] }
+}
+
+// members lists every member seen, sorted by name.
+func (m *mesh) members() []Member {
+	m.aliveMu.Lock()
+	defer m.aliveMu.Unlock()
+	out := make([]Member, 0, len(m.known))
+	for _, mem := range m.known {
+		out = append(out, mem)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// broadcast queues messages for gossip.
+func (m *mesh) broadcast(msgs [][]byte) {
+	for _, b := range msgs {
+		m.queue.QueueBroadcast(newBroadcast(b))
+	}
+}
+
+// broadcastOwn re-announces all of this node's observations, with their
+// ages, so they stay fresh on every peer.
+func (m *mesh) broadcastOwn() {
+	m.broadcast(chunk(m.node.name, m.node.region, m.node.ownItems(time.Now()), maxMsg))
+}
+
+// broadcast is a queued message. A newer message about the same thing
+// (one observer's batch of the same endpoints, one drain target) replaces
+// an older one still waiting in the queue.
+type broadcast struct {
+	key string
+	msg []byte
+}
+
+func newBroadcast(b []byte) *broadcast {
+	kind, batch, drain, err := decodeMsg(b)
+	key := ""
+	switch {
+	case err != nil:
+	case kind == msgObservations:
+		ids := make([]string, len(batch.Items))
+		for i, it := range batch.Items {
+			ids[i] = it.Endpoint
+		}
+		key = "o|" + batch.Observer + "|" + strings.Join(ids, ",")
+	case kind == msgDrain:
+		key = "d|" + drain.Target
+	}
+	return &broadcast{key: key, msg: b}
+}
+
+func (b *broadcast) Invalidates(other memberlist.Broadcast) bool {
+	o, ok := other.(*broadcast)
+	return ok && b.key != "" && o.key == b.key
+}
+func (b *broadcast) Message() []byte { return b.msg }
+func (b *broadcast) Finished()       {}
+
+// NodeMeta implements memberlist.Delegate: the node's region.
+func (m *mesh) NodeMeta(limit int) []byte {
+	r := []byte(m.node.region)
+	if len(r) > limit {
+		r = r[:limit]
+	}
+	return r
+}
+
+// NotifyMsg implements memberlist.Delegate. Garbage is counted and ignored.
+func (m *mesh) NotifyMsg(b []byte) {
+	kind, batch, drain, err := decodeMsg(b)
+	if err != nil {
+		m.badMsgs.Add(1)
+		m.node.log.Debug("mesh: ignored malformed message", "bytes", len(b))
+		return
+	}
+	// What taught us something is passed on: gossip is epidemic only if
+	// receivers relay, since memberlist sends a broadcast to a few nodes.
+	relay := false
+	switch kind {
+	case msgObservations:
+		relay = m.node.mergeBatch(batch, time.Now())
+	case msgDrain:
+		relay = m.node.mergeDrain(*drain)
+	}
+	if relay {
+		m.queue.QueueBroadcast(newBroadcast(append([]byte(nil), b...)))
+	}
+}
+
+// GetBroadcasts implements memberlist.Delegate.
+func (m *mesh) GetBroadcasts(overhead, limit int) [][]byte {
+	return m.queue.GetBroadcasts(overhead, limit)
+}
+
+// LocalState implements memberlist.Delegate: every fresh observation this
+// node holds (its own and its peers') and every drain.
+func (m *mesh) LocalState(bool) []byte {
+	b, _ := json.Marshal(m.node.fullState(time.Now()))
+	return b
+}
+
+// MergeRemoteState implements memberlist.Delegate.
+func (m *mesh) MergeRemoteState(buf []byte, _ bool) {
+	var st wireState
+	if err := json.Unmarshal(buf, &st); err != nil {
+		m.badMsgs.Add(1)
+		m.node.log.Debug("mesh: ignored malformed state", "bytes", len(buf))
+		return
+	}
+	now := time.Now()
+	for i := range st.Batches {
+		m.node.mergeBatch(&st.Batches[i], now)
+	}
+	for _, d := range st.Drains {
+		if d.Target != "" {
+			m.node.mergeDrain(d)
+		}
+	}
+}
+
+// NotifyJoin implements memberlist.EventDelegate. memberlist holds its
+// own locks here: the node is copied and nothing else is called.
+func (m *mesh) NotifyJoin(n *memberlist.Node) { m.setMember(n, "alive", "joined") }
+
+// NotifyLeave implements memberlist.EventDelegate.
+func (m *mesh) NotifyLeave(n *memberlist.Node) {
+	state := "dead"
+	if n.State == memberlist.StateLeft {
+		state = "left"
+	}
+	m.setMember(n, state, "left or failed")
+}
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (m *mesh) NotifyUpdate(n *memberlist.Node) { m.setMember(n, "alive", "") }
+
+func (m *mesh) setMember(n *memberlist.Node, state, what string) {
+	mem := Member{Name: n.Name, Region: string(n.Meta), Addr: n.Address(), State: state}
+	m.aliveMu.Lock()
+	m.alive[mem.Name] = state == "alive"
+	m.known[mem.Name] = mem
+	m.aliveMu.Unlock()
+	if what != "" && mem.Name != m.node.name {
+		m.node.log.Info("mesh member "+what, "member", mem.Name, "region", mem.Region, "addr", mem.Addr)
+	}
+}
+
+// slogWriter turns memberlist's log lines into slog records.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelDebug
+	switch {
+	case strings.Contains(line, "[ERR]"):
+		level = slog.LevelWarn
+	case strings.Contains(line, "[WARN]"):
+		level = slog.LevelInfo
+	}
+	w.log.Log(context.Background(), level, "memberlist", "line", line)
+	return len(p), nil
+}
+
+var _ io.Writer = (*slogWriter)(nil)

@@ -1,0 +1,506 @@
+package healthmesh
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridiandns/meridian/internal/atomicfile"
+	"github.com/meridiandns/meridian/pools"
+)
+
+// NodeOptions configures a Node.
+type NodeOptions struct {
+	Name   string // this node's name in the mesh
+	Region string // this node's region: observers vote by region
+	// StateDir is where drains are persisted; "" keeps them in memory.
+	StateDir string
+	// Mesh configures gossip with other nodes; nil runs the node alone.
+	Mesh *MeshOptions
+	Log  *slog.Logger
+}
+
+// Node is the health authority of one server: it turns its own probe
+// results and its peers' gossiped observations into verdicts, holds the
+// operator drains, and answers pools.Health for the query path from two
+// immutable tables behind atomic pointers.
+type Node struct {
+	name, region string
+	log          *slog.Logger
+	checker      *Checker
+	drainPath    string
+	mesh         *mesh // nil without a mesh
+
+	verdicts atomic.Pointer[verdictTable]
+	drainTab atomic.Pointer[drainTable]
+
+	mu        sync.Mutex                      // guards everything below
+	obs       map[string]map[string]*obsEntry // endpoint ID → observer → entry
+	endpoints map[string]Endpoint             // the endpoints this node knows (from its zones)
+	last      map[string]verdictState         // last verdict per endpoint
+	drains    map[string]Drain                // by target, tombstones included
+	seq       uint64                          // last sequence number handed out
+	drainErr  error                           // last persistence error
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type verdictState struct {
+	up    bool
+	since time.Time
+}
+
+// drainTable is the query path's view of the active drains.
+type drainTable struct {
+	values map[string]bool
+	pools  map[string]bool
+	next   time.Time // earliest expiry; zero = none
+}
+
+// NewNode returns a node that probes with checker. Drains persisted in
+// StateDir are loaded before anything else, so a restarted node applies
+// them before it rejoins. A corrupt drains file is moved aside and
+// reported in the error; the node still starts.
+func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
+	n := &Node{
+		name: o.Name, region: o.Region, log: o.Log, checker: checker,
+		obs: map[string]map[string]*obsEntry{}, endpoints: map[string]Endpoint{},
+		last: map[string]verdictState{}, drains: map[string]Drain{}, stop: make(chan struct{}),
+	}
+	n.verdicts.Store(&verdictTable{state: map[string]pools.State{}})
+	n.drainTab.Store(&drainTable{})
+	var loadErr error
+	if o.StateDir != "" {
+		n.drainPath = filepath.Join(o.StateDir, "drains.json")
+		loadErr = n.loadDrains()
+	}
+	n.publishDrainsLocked(time.Now())
+	checker.notify = n.observeLocal
+	if o.Mesh != nil {
+		m, err := newMesh(n, *o.Mesh)
+		if err != nil {
+			return nil, err
+		}
+		n.mesh = m
+	}
+	n.wg.Add(1)
+	go n.tick()
+	return n, loadErr
+}
+
+// Checker returns the node's prober.
+func (n *Node) Checker() *Checker { return n.checker }
+
+// Reconcile sets the endpoints this node probes and decides on.
+func (n *Node) Reconcile(eps []Endpoint) {
+	n.mu.Lock()
+	n.endpoints = make(map[string]Endpoint, len(eps))
+	for _, e := range eps {
+		n.endpoints[e.ID()] = e
+	}
+	n.mu.Unlock()
+	n.checker.Reconcile(eps)
+	n.recompute(time.Now())
+}
+
+// Close leaves the mesh politely (others see a leave, not a failure),
+// stops probing and waits for every goroutine.
+func (n *Node) Close() {
+	close(n.stop)
+	n.wg.Wait()
+	if n.mesh != nil {
+		n.mesh.leave()
+	}
+	n.checker.Stop()
+}
+
+// tick recomputes verdicts (observations age out), expires drains and
+// sends this node's periodic observation refresh.
+func (n *Node) tick() {
+	defer n.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	lastRefresh := time.Now()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case now := <-t.C:
+			n.recompute(now)
+			n.mu.Lock()
+			if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
+				n.publishDrainsLocked(now)
+			}
+			n.mu.Unlock()
+			if n.mesh != nil && now.Sub(lastRefresh) >= n.refreshEvery() {
+				lastRefresh = now
+				n.mesh.broadcastOwn()
+			}
+		}
+	}
+}
+
+// refreshEvery is how often a node re-announces its observations: the
+// shortest check interval, so they stay younger than 3 intervals anywhere.
+func (n *Node) refreshEvery() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	iv := 5 * time.Second
+	for _, e := range n.endpoints {
+		if e.Check.Interval > 0 && e.Check.Interval < iv {
+			iv = e.Check.Interval
+		}
+	}
+	return iv
+}
+
+// observeLocal records this node's own verdict after every probe.
+func (n *Node) observeLocal(id string, up bool, since time.Time, changed bool) {
+	now := time.Now()
+	n.mu.Lock()
+	byObs := n.obs[id]
+	if byObs == nil {
+		byObs = map[string]*obsEntry{}
+		n.obs[id] = byObs
+	}
+	e := byObs[n.name]
+	if e == nil || changed || e.up != up {
+		n.seq = max(n.seq+1, uint64(now.UnixNano()))
+		e = &obsEntry{region: n.region, up: up, since: since, seq: n.seq}
+		byObs[n.name] = e
+		changed = true
+	}
+	e.seen = now
+	item := wireObs{Endpoint: id, Up: up, Since: since.UnixMilli(), Seq: e.seq}
+	n.mu.Unlock()
+	if changed && n.mesh != nil {
+		n.mesh.broadcast(chunk(n.name, n.region, []wireObs{item}, maxMsg))
+	}
+	n.recompute(now)
+}
+
+// mergeBatch merges a peer's observations received at now. It reports
+// whether the batch taught this node something (a newer observation, or a
+// refresh that moves an observation's age forward noticeably), which is
+// when the batch deserves to be relayed.
+func (n *Node) mergeBatch(b *wireBatch, now time.Time) bool {
+	if b.Observer == n.name {
+		return false // our own, echoed back
+	}
+	learned := false
+	n.mu.Lock()
+	for _, it := range b.Items {
+		byObs := n.obs[it.Endpoint]
+		if byObs == nil {
+			byObs = map[string]*obsEntry{}
+			n.obs[it.Endpoint] = byObs
+		}
+		seen := now.Add(-time.Duration(it.AgeMS) * time.Millisecond)
+		e := byObs[b.Observer]
+		switch {
+		case e == nil || it.Seq > e.seq:
+			byObs[b.Observer] = &obsEntry{region: b.Region, up: it.Up, since: time.UnixMilli(it.Since), seq: it.Seq, seen: seen}
+			learned = true
+		case it.Seq == e.seq && seen.After(e.seen):
+			if seen.Sub(e.seen) > relayAdvance {
+				learned = true
+			}
+			e.seen = seen
+		}
+	}
+	n.mu.Unlock()
+	n.recompute(now)
+	return learned
+}
+
+// relayAdvance is how much fresher a refresh must make an observation
+// before it is relayed: copies of one refresh arriving by other paths
+// carry the same age and are not passed on again.
+const relayAdvance = 200 * time.Millisecond
+
+// recompute derives every known endpoint's verdict from the fresh
+// observations and publishes a new table when any verdict changed.
+func (n *Node) recompute(now time.Time) {
+	alive := func(string) bool { return true }
+	if n.mesh != nil {
+		alive = n.mesh.aliveSet()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	changed := false
+	for id, ep := range n.endpoints {
+		maxAge := 3 * ep.Check.Interval
+		if maxAge <= 0 {
+			maxAge = 15 * time.Second
+		}
+		isAlive := func(o string) bool { return o == n.name || alive(o) }
+		up, ok := freshVotes(n.obs[id], now, maxAge, isAlive).decide()
+		prev, had := n.last[id]
+		if !had {
+			prev = verdictState{up: true, since: now} // cold start: up
+			n.last[id] = prev
+			changed = true
+		}
+		if !ok || up == prev.up {
+			continue
+		}
+		n.last[id] = verdictState{up: up, since: now}
+		changed = true
+		n.log.Info("endpoint verdict changed", "endpoint", ep.String(), "from", upDown(prev.up), "to", upDown(up),
+			"votes", n.voteSummaryLocked(id, now, maxAge, isAlive))
+	}
+	for id := range n.last {
+		if _, ok := n.endpoints[id]; !ok {
+			delete(n.last, id)
+			changed = true
+		}
+	}
+	if changed {
+		t := &verdictTable{state: make(map[string]pools.State, len(n.last))}
+		for id, v := range n.last {
+			if v.up {
+				t.state[id] = pools.Healthy
+			} else {
+				t.state[id] = pools.Unhealthy
+			}
+		}
+		n.verdicts.Store(t)
+	}
+}
+
+func (n *Node) voteSummaryLocked(id string, now time.Time, maxAge time.Duration, alive func(string) bool) string {
+	var parts []string
+	for region, c := range freshVotes(n.obs[id], now, maxAge, alive) {
+		parts = append(parts, fmt.Sprintf("%s:%d up/%d down", region, c[0], c[1]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// State implements pools.Health: the mesh verdict for v.
+func (n *Node) State(_ *pools.Record, v *pools.Value) pools.State {
+	if v.Endpoint == "" {
+		return pools.Unknown
+	}
+	return n.verdicts.Load().state[v.Endpoint]
+}
+
+// Drained implements pools.Health: v's address, or p's id, is drained.
+func (n *Node) Drained(_ *pools.Record, p *pools.Pool, v *pools.Value) bool {
+	t := n.drainTab.Load()
+	if len(t.values) == 0 && len(t.pools) == 0 {
+		return false
+	}
+	if t.values[v.Value] || t.values[strings.TrimSuffix(v.Value, ".")] {
+		return true
+	}
+	return p != nil && t.pools[p.ID]
+}
+
+// SetDrain writes a drain (or, with deleted, an undrain) for target, keeps
+// it, persists it and replicates it.
+func (n *Node) SetDrain(target string, d time.Duration, reason, by string, deleted bool) (Drain, error) {
+	now := time.Now()
+	dr := Drain{Target: target, Reason: reason, SetAt: now, By: by, Deleted: deleted}
+	if d > 0 && !deleted {
+		dr.Until = now.Add(d)
+	}
+	n.mu.Lock()
+	if old, ok := n.drains[target]; ok && !dr.newer(old) {
+		dr.SetAt = old.SetAt.Add(time.Nanosecond) // our clock is behind the last writer's
+	}
+	n.drains[target] = dr
+	err := n.persistDrainsLocked()
+	n.publishDrainsLocked(now)
+	n.mu.Unlock()
+	if n.mesh != nil {
+		n.mesh.broadcast([][]byte{encode(msgDrain, dr)})
+	}
+	verb := "drain set"
+	if deleted {
+		verb = "drain removed"
+	}
+	n.log.Info(verb, "target", target, "until", dr.Until, "reason", reason, "by", by)
+	return dr, err
+}
+
+// mergeDrain applies a drain from a peer under last-writer-wins.
+func (n *Node) mergeDrain(d Drain) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if old, ok := n.drains[d.Target]; ok && !d.newer(old) {
+		return false
+	}
+	n.drains[d.Target] = d
+	n.persistDrainsLocked()
+	n.publishDrainsLocked(time.Now())
+	n.log.Info("drain replicated", "target", d.Target, "deleted", d.Deleted, "by", d.By)
+	return true
+}
+
+// Drains returns the active drains, sorted by target.
+func (n *Node) Drains() []Drain {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []Drain
+	for _, d := range n.drains {
+		if d.Active(now) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
+	return out
+}
+
+// DrainError returns the last error persisting drains (nil when fine).
+func (n *Node) DrainError() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.drainErr
+}
+
+func (n *Node) publishDrainsLocked(now time.Time) {
+	t := &drainTable{values: map[string]bool{}, pools: map[string]bool{}}
+	for _, d := range n.drains {
+		if !d.Active(now) {
+			continue
+		}
+		if id, ok := d.Pool(); ok {
+			t.pools[id] = true
+		} else {
+			t.values[d.Target] = true
+		}
+		if !d.Until.IsZero() && (t.next.IsZero() || d.Until.Before(t.next)) {
+			t.next = d.Until
+		}
+	}
+	n.drainTab.Store(t)
+}
+
+func (n *Node) persistDrainsLocked() error {
+	if n.drainPath == "" {
+		return nil
+	}
+	list := make([]Drain, 0, len(n.drains))
+	for _, d := range n.drains {
+		list = append(list, d)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Target < list[j].Target })
+	data, _ := json.MarshalIndent(list, "", "  ")
+	n.drainErr = atomicfile.Write(n.drainPath, data)
+	if n.drainErr != nil {
+		n.log.Error("cannot persist drains; they apply in memory and on the mesh", "err", n.drainErr)
+	}
+	return n.drainErr
+}
+
+// loadDrains reads the persisted drains. A corrupt file is moved aside
+// (never silently emptied) and reported.
+func (n *Node) loadDrains() error {
+	data, err := os.ReadFile(n.drainPath)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drains: %w", err)
+	}
+	var list []Drain
+	if err := json.Unmarshal(data, &list); err != nil {
+		aside := n.drainPath + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+		os.Rename(n.drainPath, aside)
+		return fmt.Errorf("drains: %s is corrupt (moved to %s): %w", n.drainPath, aside, err)
+	}
+	for _, d := range list {
+		if d.Target != "" {
+			n.drains[d.Target] = d
+		}
+	}
+	return nil
+}
+
+// Status reports members, endpoints with every observation, and drains.
+func (n *Node) Status() Status {
+	now := time.Now()
+	st := Status{Node: n.name, Region: n.region, Drains: n.Drains()}
+	if n.mesh != nil {
+		st.Members = n.mesh.members()
+	} else {
+		st.Members = []Member{{Name: n.name, Region: n.region, State: "alive"}}
+	}
+	local := map[string]EndpointStatus{}
+	for _, s := range n.checker.Status() {
+		local[s.Endpoint.ID()] = s
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, ep := range n.endpoints {
+		v := n.last[id]
+		es := EndpointState{ID: id, Name: ep.String(), Up: v.up, Since: v.since}
+		for observer, e := range n.obs[id] {
+			es.Observations = append(es.Observations, Observation{Endpoint: id, Observer: observer, Region: e.region,
+				Up: e.up, Since: e.since, Seq: e.seq, Age: now.Sub(e.seen).Round(time.Millisecond)})
+		}
+		sort.Slice(es.Observations, func(i, j int) bool { return es.Observations[i].Observer < es.Observations[j].Observer })
+		if s, ok := local[id]; ok && s.Probes > 0 {
+			r := s.Last
+			es.LastProbe = &r
+		}
+		st.Endpoints = append(st.Endpoints, es)
+	}
+	sort.Slice(st.Endpoints, func(i, j int) bool { return st.Endpoints[i].Name < st.Endpoints[j].Name })
+	return st
+}
+
+// ownItems are this node's observations with their ages, for a refresh.
+func (n *Node) ownItems(now time.Time) []wireObs {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []wireObs
+	for id, byObs := range n.obs {
+		if e := byObs[n.name]; e != nil {
+			if _, known := n.endpoints[id]; !known {
+				continue
+			}
+			out = append(out, wireObs{Endpoint: id, Up: e.up, Since: e.since.UnixMilli(), Seq: e.seq, AgeMS: ms(now.Sub(e.seen))})
+		}
+	}
+	return out
+}
+
+// fullState is what a push/pull sends: every observation younger than a
+// minute, grouped by observer, and every drain.
+func (n *Node) fullState(now time.Time) wireState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	byObserver := map[string]*wireBatch{}
+	for id, byObs := range n.obs {
+		for observer, e := range byObs {
+			if now.Sub(e.seen) > time.Minute {
+				continue
+			}
+			b := byObserver[observer]
+			if b == nil {
+				b = &wireBatch{Observer: observer, Region: e.region}
+				byObserver[observer] = b
+			}
+			b.Items = append(b.Items, wireObs{Endpoint: id, Up: e.up, Since: e.since.UnixMilli(), Seq: e.seq, AgeMS: ms(now.Sub(e.seen))})
+		}
+	}
+	st := wireState{}
+	for _, b := range byObserver {
+		st.Batches = append(st.Batches, *b)
+	}
+	for _, d := range n.drains {
+		st.Drains = append(st.Drains, d)
+	}
+	return st
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package healthmesh
+
+const raceEnabled = false

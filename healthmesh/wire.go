@@ -1,0 +1,90 @@
+package healthmesh
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Messages on the mesh are one type byte and a JSON body. JSON keeps them
+// debuggable; they are small (observations are sent on change and in
+// periodic refreshes, chunked to fit a gossip packet).
+const (
+	msgObservations byte = 'o'
+	msgDrain        byte = 'd'
+)
+
+// wireObs is one observation on the wire. Ages are milliseconds before the
+// sender sent it, so no clocks are compared across nodes.
+type wireObs struct {
+	Endpoint string `json:"e"`
+	Up       bool   `json:"u"`
+	Since    int64  `json:"s"` // unix ms, for people only
+	Seq      uint64 `json:"q"`
+	AgeMS    int64  `json:"a"`
+}
+
+// wireBatch is a set of one observer's observations.
+type wireBatch struct {
+	Observer string    `json:"n"`
+	Region   string    `json:"r"`
+	Items    []wireObs `json:"i"`
+}
+
+// wireState is the full state exchanged on push/pull: everyone's fresh
+// observations and every drain (tombstones included).
+type wireState struct {
+	Batches []wireBatch `json:"b"`
+	Drains  []Drain     `json:"d"`
+}
+
+var errBadMessage = errors.New("healthmesh: malformed message")
+
+func encode(kind byte, v any) []byte {
+	b, _ := json.Marshal(v)
+	return append([]byte{kind}, b...)
+}
+
+// decodeMsg parses a mesh message into a batch or a drain.
+func decodeMsg(b []byte) (kind byte, batch *wireBatch, drain *Drain, err error) {
+	if len(b) < 2 {
+		return 0, nil, nil, errBadMessage
+	}
+	switch b[0] {
+	case msgObservations:
+		batch = new(wireBatch)
+		if err := json.Unmarshal(b[1:], batch); err != nil || batch.Observer == "" {
+			return 0, nil, nil, errBadMessage
+		}
+		return b[0], batch, nil, nil
+	case msgDrain:
+		drain = new(Drain)
+		if err := json.Unmarshal(b[1:], drain); err != nil || drain.Target == "" {
+			return 0, nil, nil, errBadMessage
+		}
+		return b[0], nil, drain, nil
+	}
+	return 0, nil, nil, errBadMessage
+}
+
+// chunk splits items into batches whose encoding stays under max bytes.
+func chunk(observer, region string, items []wireObs, max int) [][]byte {
+	var out [][]byte
+	cur := wireBatch{Observer: observer, Region: region}
+	size := 64 + len(observer) + len(region)
+	for _, it := range items {
+		b, _ := json.Marshal(it)
+		if len(cur.Items) > 0 && size+len(b)+1 > max {
+			out = append(out, encode(msgObservations, cur))
+			cur.Items, size = nil, 64+len(observer)+len(region)
+		}
+		cur.Items = append(cur.Items, it)
+		size += len(b) + 1
+	}
+	if len(cur.Items) > 0 {
+		out = append(out, encode(msgObservations, cur))
+	}
+	return out
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
