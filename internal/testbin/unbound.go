@@ -39,7 +39,7 @@ func StartUnbound(t testing.TB, stubs map[string]string, requireTools bool) *Unb
 		}
 		t.Skip("unbound not installed (apt-get install unbound); skipping")
 	}
-	port := freePort(t)
+	port := FreePort(t, "127.0.0.1")
 	dir := t.TempDir()
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
@@ -98,16 +98,16 @@ func StartUnbound(t testing.TB, stubs map[string]string, requireTools bool) *Unb
 // Logs returns what unbound printed.
 func (u *Unbound) Logs() string { return u.logs.String() }
 
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t testing.TB) int {
+// FreePort returns a port free on host for both UDP and TCP.
+func FreePort(t testing.TB, host string) int {
 	t.Helper()
 	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		pc, err := net.ListenPacket("udp", host+":0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
 		pc.Close()
 		if err == nil {
 			l.Close()
