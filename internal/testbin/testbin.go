@@ -79,12 +79,13 @@ type Node struct {
 	Dir    string // the node's directory: meridian.yaml, zones/
 	Config string // path of the config file
 
-	t    testing.TB
-	bin  string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan struct{}
-	err  error // exit status, valid after done is closed
+	t     testing.TB
+	bin   string
+	netns string // run inside this network namespace ("" = the test's own)
+	cmd   *exec.Cmd
+	logs  *syncBuffer
+	done  chan struct{}
+	err   error // exit status, valid after done is closed
 }
 
 // Config is the YAML written as the node's meridian.yaml. "%ZONES%" is
@@ -95,6 +96,12 @@ type Config string
 // Start writes files (paths relative to a new temp dir) and the config,
 // starts `meridian serve` and waits until it listens.
 func Start(t testing.TB, cfg Config, files map[string]string) *Node {
+	t.Helper()
+	return StartIn(t, "", cfg, files)
+}
+
+// StartIn is Start inside the named network namespace (ip netns exec).
+func StartIn(t testing.TB, netns string, cfg Config, files map[string]string) *Node {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
@@ -113,7 +120,7 @@ func Start(t testing.TB, cfg Config, files map[string]string) *Node {
 	if !strings.Contains(text, "api:") {
 		text += "\napi: {listen: \"127.0.0.1:0\"}\n"
 	}
-	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t)}
+	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t), netns: netns}
 	WriteFile(t, n.Config, text)
 	n.start()
 	return n
@@ -137,6 +144,9 @@ func (n *Node) start() {
 	n.logs = &syncBuffer{}
 	n.done = make(chan struct{})
 	n.cmd = exec.Command(n.bin, "serve", "--config", n.Config)
+	if n.netns != "" {
+		n.cmd = exec.Command("ip", "netns", "exec", n.netns, n.bin, "serve", "--config", n.Config)
+	}
 	n.cmd.Dir = n.Dir
 	pr, pw := io.Pipe()
 	n.cmd.Stdout = n.logs
