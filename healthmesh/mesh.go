@@ -51,7 +51,9 @@ type mesh struct {
 	alive   map[string]bool   // members memberlist reports alive
 	known   map[string]Member // every member seen, copied in event callbacks (memberlist's *Node is not safe to read later)
 
-	badMsgs atomic.Int64 // malformed messages ignored
+	badMsgs  atomic.Int64 // malformed messages ignored
+	bytesIn  atomic.Int64 // user-message bytes received (gossip)
+	bytesOut atomic.Int64 // user-message bytes handed to memberlist (gossip)
 }
 
 // ReadKey reads a base64 key file as written by `meridian keygen`.
@@ -264,6 +266,7 @@ func (m *mesh) NodeMeta(limit int) []byte {
 
 // NotifyMsg implements memberlist.Delegate. Garbage is counted and ignored.
 func (m *mesh) NotifyMsg(b []byte) {
+	m.bytesIn.Add(int64(len(b)))
 	kind, batch, drain, err := decodeMsg(b)
 	if err != nil {
 		m.badMsgs.Add(1)
@@ -286,7 +289,11 @@ func (m *mesh) NotifyMsg(b []byte) {
 
 // GetBroadcasts implements memberlist.Delegate.
 func (m *mesh) GetBroadcasts(overhead, limit int) [][]byte {
-	return m.queue.GetBroadcasts(overhead, limit)
+	msgs := m.queue.GetBroadcasts(overhead, limit)
+	for _, b := range msgs {
+		m.bytesOut.Add(int64(len(b) + overhead))
+	}
+	return msgs
 }
 
 // LocalState implements memberlist.Delegate: every fresh observation this

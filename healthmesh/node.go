@@ -49,8 +49,9 @@ type Node struct {
 	seq       uint64                          // last sequence number handed out
 	drainErr  error                           // last persistence error
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 type verdictState struct {
@@ -113,13 +114,16 @@ func (n *Node) Reconcile(eps []Endpoint) {
 
 // Close leaves the mesh politely (others see a leave, not a failure),
 // stops probing and waits for every goroutine.
+// Close is safe to call more than once.
 func (n *Node) Close() {
-	close(n.stop)
-	n.wg.Wait()
-	if n.mesh != nil {
-		n.mesh.leave()
-	}
-	n.checker.Stop()
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.wg.Wait()
+		if n.mesh != nil {
+			n.mesh.leave()
+		}
+		n.checker.Stop()
+	})
 }
 
 // tick recomputes verdicts (observations age out), expires drains and

@@ -58,6 +58,11 @@ func TestParseErrors(t *testing.T) {
 		{"health expect", "health: {expect: [\"2xx\"]}\n", []string{`m.yaml: health.expect: "2xx" is not a status code or range like 200-399`}},
 		{"health assume", "health: {assume: maybe}\n", []string{`m.yaml: health.assume: "maybe" is not one of up, down`}},
 		{"unknown health key", "health: {intervall: 1s}\n", []string{`m.yaml:1: unknown key "health.intervall"`}},
+		{"unknown api key", "api: {lisen: x}\n", []string{`m.yaml:1: unknown key "api.lisen"`}},
+		{"bad api listen", "api: {listen: nowhere}\n", []string{`m.yaml: api.listen: "nowhere" is not host:port`}},
+		{"unknown mesh key", "mesh: {bnd: x}\n", []string{`m.yaml:1: unknown key "mesh.bnd"`}},
+		{"bad mesh bind", "mesh: {bind: nowhere}\n", []string{`m.yaml: mesh.bind: "nowhere" is not host:port`}},
+		{"join without bind", "mesh: {join: [\"127.0.0.1:7946\"]}\n", []string{`m.yaml: mesh.join: needs mesh.bind`}},
 		{"several at once", "dns: {udp_size: 10}\ndegraded_ttl: 0\n", []string{`dns.udp_size`, `degraded_ttl: must be positive`}},
 	}
 	for _, tt := range tests {
@@ -72,6 +77,19 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMeshAndAPIPaths(t *testing.T) {
+	c, err := Parse("/etc/meridian/meridian.yaml", []byte("api: {token_file: token}\nmesh: {bind: \"127.0.0.1:7946\", keyfile: mesh.key, state_dir: /var/lib/meridian}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.TokenFile != "/etc/meridian/token" || c.Mesh.Keyfile != "/etc/meridian/mesh.key" || c.Mesh.StateDir != "/var/lib/meridian" {
+		t.Errorf("got %q %q %q", c.API.TokenFile, c.Mesh.Keyfile, c.Mesh.StateDir)
+	}
+	if d := Default(); d.API.Listen != "127.0.0.1:8053" || d.Mesh.Bind != "" {
+		t.Errorf("defaults: api %q mesh %q; want the API on loopback and no mesh", d.API.Listen, d.Mesh.Bind)
 	}
 }
 
