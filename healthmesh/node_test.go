@@ -11,28 +11,9 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/testbin"
 	"github.com/meridiandns/meridian/pools"
 )
-
-// freeUDPTCPPort returns a port free for both UDP and TCP on host.
-func freeUDPTCPPort(t testing.TB, host string) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", host+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
 
 type testNode struct {
 	*Node
@@ -46,7 +27,7 @@ func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func
 	var nodes []*testNode
 	var first string
 	for i := range n {
-		addr := fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t, "127.0.0.1"))
+		addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 		if i == 0 {
 			first = addr
 		}
@@ -174,7 +155,7 @@ func TestMeshScale(t *testing.T) {
 func TestMeshWrongKey(t *testing.T) {
 	nodes := startNodes(t, 2, []string{"a"}, []byte("0123456789abcdef0123456789abcdef"), nil)
 	waitAll(t, 10*time.Second, "the pair to form", nodes, func(n *testNode) bool { return members(n) == 2 })
-	addr := fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t, "127.0.0.1"))
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	odd, err := NewNode(NodeOptions{Name: "odd", Region: "a", Log: slog.New(slog.DiscardHandler),
 		Mesh: &MeshOptions{Bind: addr, Join: []string{nodes[0].addr}, Key: []byte("fedcba9876543210fedcba9876543210"),
 			GossipInterval: 50 * time.Millisecond, ProbeInterval: 200 * time.Millisecond}},

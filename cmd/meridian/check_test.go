@@ -29,13 +29,7 @@ func TestCheckGolden(t *testing.T) {
 			var out bytes.Buffer
 			cmd.Stdout = &out
 			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code := exitCode(t, err)
 			got := out.String() + "exit: " + string(rune('0'+code)) + "\n"
 			golden := filepath.Join(dir, "want.golden")
 			if *update {
@@ -52,4 +46,17 @@ func TestCheckGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exitCode is the exit status of a finished command (0 for err == nil).
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -38,13 +37,7 @@ func TestExplainGolden(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"explain", "--config", "meridian.yaml"}, strings.Fields(args)...)...)
 			cmd.Dir = dir
 			out, err := cmd.CombinedOutput()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code := exitCode(t, err)
 			got := "$ meridian explain " + args + "\n" + string(out) + "exit: " + string(rune('0'+code)) + "\n"
 			golden := filepath.Join(dir, name+".golden")
 			if *update {
