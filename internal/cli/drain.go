@@ -34,48 +34,30 @@ type drainArgs struct {
 
 func parseDrain(args []string) (drainArgs, error) {
 	a := drainArgs{config: "meridian.yaml"}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		if !strings.HasPrefix(arg, "-") || arg == "-" {
-			pos = append(pos, arg)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if name == "undo" {
-			if hasVal {
-				return a, fmt.Errorf("flag --undo takes no value")
-			}
+	flags, pos, err := splitArgs(args,
+		map[string]bool{"for": true, "reason": true, "api": true, "config": true, "token-file": true},
+		map[string]bool{"undo": true})
+	if err != nil {
+		return a, err
+	}
+	for _, f := range flags {
+		switch f.name {
+		case "undo":
 			a.undo = true
-			continue
-		}
-		switch name {
-		case "for", "reason", "api", "config", "token-file":
-		default:
-			return a, fmt.Errorf("unknown flag %s", arg)
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return a, fmt.Errorf("flag %s needs a value", arg)
-			}
-			i++
-			val = args[i]
-		}
-		switch name {
 		case "for":
-			d, err := time.ParseDuration(val)
+			d, err := time.ParseDuration(f.val)
 			if err != nil || d <= 0 {
-				return a, fmt.Errorf("--for %q: want a positive duration such as 10m or 2h", val)
+				return a, fmt.Errorf("--for %q: want a positive duration such as 10m or 2h", f.val)
 			}
 			a.dur, a.durGiven = d, true
 		case "reason":
-			a.reason = val
+			a.reason = f.val
 		case "api":
-			a.api = val
+			a.api = f.val
 		case "config":
-			a.config, a.configSet = val, true
+			a.config, a.configSet = f.val, true
 		case "token-file":
-			a.token = val
+			a.token = f.val
 		}
 	}
 	if len(pos) != 1 {

@@ -30,30 +30,18 @@ type explainArgs struct {
 
 func parseExplain(args []string) (explainArgs, error) {
 	a := explainArgs{config: "meridian.yaml", qtype: dns.TypeA}
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		flag, val, hasVal := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if !strings.HasPrefix(arg, "-") {
-			pos = append(pos, arg)
-			continue
-		}
-		if !hasVal {
-			if i+1 >= len(args) {
-				return a, fmt.Errorf("flag %s needs a value", arg)
-			}
-			i++
-			val = args[i]
-		}
-		switch flag {
+	flags, pos, err := splitArgs(args, map[string]bool{"config": true, "client": true, "down": true}, nil)
+	if err != nil {
+		return a, err
+	}
+	for _, f := range flags {
+		switch f.name {
 		case "config":
-			a.config = val
+			a.config = f.val
 		case "client":
-			a.client = val
+			a.client = f.val
 		case "down":
-			a.down = append(a.down, val)
-		default:
-			return a, fmt.Errorf("unknown flag %s", arg)
+			a.down = append(a.down, f.val)
 		}
 	}
 	if len(pos) < 1 || len(pos) > 2 {
