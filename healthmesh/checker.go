@@ -26,6 +26,8 @@ type Checker struct {
 	prober *Prober
 	opts   Options
 	sem    chan struct{}
+	// metrics counts probes by endpoint; a vector is cheap at probe rates.
+	metrics *probeMetrics
 
 	verdicts atomic.Pointer[verdictTable]
 
@@ -60,7 +62,8 @@ func NewChecker(o Options, p *Prober, log *slog.Logger) *Checker {
 	if p == nil {
 		p = &Prober{}
 	}
-	c := &Checker{log: log, prober: p, opts: o, sem: make(chan struct{}, o.Concurrency), running: map[string]*runner{}}
+	c := &Checker{log: log, prober: p, opts: o, sem: make(chan struct{}, o.Concurrency), running: map[string]*runner{},
+		metrics: newProbeMetrics()}
 	c.verdicts.Store(&verdictTable{state: map[string]pools.State{}})
 	return c
 }
@@ -127,6 +130,7 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 	c.mu.Unlock()
 	for _, r := range stopped {
 		<-r.done
+		c.metrics.forget(r.ep.ID())
 	}
 	if c.notify != nil {
 		for _, r := range fresh {
@@ -190,6 +194,7 @@ func (c *Checker) record(id string, r *runner, res Result) {
 		c.mu.Unlock()
 		return // removed while probing
 	}
+	c.metrics.observe(r.ep, res)
 	wasUp := r.track.up
 	changed := r.track.observe(res, r.ep.Check.Rise, r.ep.Check.Fall)
 	up, since := r.track.up, r.track.since

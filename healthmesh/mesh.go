@@ -54,6 +54,9 @@ type mesh struct {
 	badMsgs  atomic.Int64 // malformed messages ignored
 	bytesIn  atomic.Int64 // user-message bytes received (gossip)
 	bytesOut atomic.Int64 // user-message bytes handed to memberlist (gossip)
+	msgsIn   atomic.Int64 // user messages received
+	msgsOut  atomic.Int64 // user messages handed to memberlist
+	leaving  atomic.Bool  // set by leave; NodeMeta then says so
 }
 
 // ReadKey reads a base64 key file as written by `meridian keygen`.
@@ -181,6 +184,12 @@ func (m *mesh) missingPeers() []string {
 func (m *mesh) leave() {
 	close(m.stop)
 	m.wg.Wait()
+	// Mark the metadata first: memberlist tells peers a leave from a
+	// failure, but keeps the difference where NotifyLeave cannot read it.
+	m.leaving.Store(true)
+	if err := m.ml.UpdateNode(time.Second); err != nil {
+		m.node.log.Warn("mesh leave", "err", err)
+	}
 	if err := m.ml.Leave(2 * time.Second); err != nil {
 		m.node.log.Warn("mesh leave", "err", err)
 	}
@@ -255,11 +264,18 @@ func (b *broadcast) Invalidates(other memberlist.Broadcast) bool {
 func (b *broadcast) Message() []byte { return b.msg }
 func (b *broadcast) Finished()       {}
 
-// NodeMeta implements memberlist.Delegate: the node's region.
+// leavingMeta ends the metadata of a node that is leaving the mesh.
+const leavingMeta = "\nleaving"
+
+// NodeMeta implements memberlist.Delegate: the node's region, marked
+// while the node leaves.
 func (m *mesh) NodeMeta(limit int) []byte {
 	r := []byte(m.node.region)
-	if len(r) > limit {
-		r = r[:limit]
+	if len(r) > limit-len(leavingMeta) {
+		r = r[:limit-len(leavingMeta)]
+	}
+	if m.leaving.Load() {
+		r = append(r, leavingMeta...)
 	}
 	return r
 }
@@ -267,6 +283,7 @@ func (m *mesh) NodeMeta(limit int) []byte {
 // NotifyMsg implements memberlist.Delegate. Garbage is counted and ignored.
 func (m *mesh) NotifyMsg(b []byte) {
 	m.bytesIn.Add(int64(len(b)))
+	m.msgsIn.Add(1)
 	kind, batch, drain, err := decodeMsg(b)
 	if err != nil {
 		m.badMsgs.Add(1)
@@ -290,6 +307,7 @@ func (m *mesh) NotifyMsg(b []byte) {
 // GetBroadcasts implements memberlist.Delegate.
 func (m *mesh) GetBroadcasts(overhead, limit int) [][]byte {
 	msgs := m.queue.GetBroadcasts(overhead, limit)
+	m.msgsOut.Add(int64(len(msgs)))
 	for _, b := range msgs {
 		m.bytesOut.Add(int64(len(b) + overhead))
 	}
@@ -329,7 +347,7 @@ func (m *mesh) NotifyJoin(n *memberlist.Node) { m.setMember(n, "alive", "joined"
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *mesh) NotifyLeave(n *memberlist.Node) {
 	state := "dead"
-	if n.State == memberlist.StateLeft {
+	if strings.HasSuffix(string(n.Meta), leavingMeta) {
 		state = "left"
 	}
 	m.setMember(n, state, "left or failed")
@@ -339,7 +357,7 @@ func (m *mesh) NotifyLeave(n *memberlist.Node) {
 func (m *mesh) NotifyUpdate(n *memberlist.Node) { m.setMember(n, "alive", "") }
 
 func (m *mesh) setMember(n *memberlist.Node, state, what string) {
-	mem := Member{Name: n.Name, Region: string(n.Meta), Addr: n.Address(), State: state}
+	mem := Member{Name: n.Name, Region: strings.TrimSuffix(string(n.Meta), leavingMeta), Addr: n.Address(), State: state}
 	m.aliveMu.Lock()
 	m.alive[mem.Name] = state == "alive"
 	m.known[mem.Name] = mem

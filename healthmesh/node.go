@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridiandns/meridian/internal/atomicfile"
 	"github.com/meridiandns/meridian/pools"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // NodeOptions configures a Node.
@@ -40,6 +41,8 @@ type Node struct {
 
 	verdicts atomic.Pointer[verdictTable]
 	drainTab atomic.Pointer[drainTable]
+
+	verdictChanges *prometheus.CounterVec // by endpoint and new verdict
 
 	mu        sync.Mutex                      // guards everything below
 	obs       map[string]map[string]*obsEntry // endpoint ID → observer → entry
@@ -75,6 +78,7 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 		name: o.Name, region: o.Region, log: o.Log, checker: checker,
 		obs: map[string]map[string]*obsEntry{}, endpoints: map[string]Endpoint{},
 		last: map[string]verdictState{}, drains: map[string]Drain{}, stop: make(chan struct{}),
+		verdictChanges: newVerdictChanges(),
 	}
 	n.verdicts.Store(&verdictTable{state: map[string]pools.State{}})
 	n.drainTab.Store(&drainTable{})
@@ -258,12 +262,14 @@ func (n *Node) recompute(now time.Time) {
 		}
 		n.last[id] = verdictState{up: up, since: now}
 		changed = true
+		n.verdictChanges.WithLabelValues(id, ep.String(), upDown(up)).Inc()
 		n.log.Info("endpoint verdict changed", "endpoint", ep.String(), "from", upDown(prev.up), "to", upDown(up),
 			"votes", n.voteSummaryLocked(id, now, maxAge, isAlive))
 	}
 	for id := range n.last {
 		if _, ok := n.endpoints[id]; !ok {
 			delete(n.last, id)
+			n.verdictChanges.DeletePartialMatch(prometheus.Labels{"id": id})
 			changed = true
 		}
 	}

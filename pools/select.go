@@ -30,8 +30,9 @@ func (o Outcome) Degraded() bool { return o == FromFallback || o == FromNearest 
 // Decision is the result of Select. Answer may share memory with the
 // record: callers must not modify it.
 type Decision struct {
-	Rule    *Rule // nil when no rule matched
-	Pool    *Pool // nil for FailOpen and NoRule
+	Record  *Record // the record that decided; nil for the zero Decision
+	Rule    *Rule   // nil when no rule matched
+	Pool    *Pool   // nil for FailOpen and NoRule
 	Outcome Outcome
 	Answer  []dns.RR
 	TTL     uint32
@@ -44,7 +45,7 @@ type Decision struct {
 // the query path passes nil and then Select does not allocate for the
 // common one-answer case.
 func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
-	var d Decision
+	d := Decision{Record: r}
 	need := 0
 	for _, ru := range r.Rules {
 		ok, bits := ru.match(c)

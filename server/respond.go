@@ -10,10 +10,11 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Respond builds the response to req from src, or returns nil when the
-// query must be dropped. tcp says whether the answer goes over TCP (no size
-// limit).
-func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
+// respond builds the response to req from qi.client over qi.tcp, or
+// returns nil when the query must be dropped. It notes in qi what account
+// needs.
+func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
+	src, tcp := qi.client, qi.tcp
 	if req.Response {
 		return nil
 	}
@@ -30,6 +31,7 @@ func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
 		return m
 	}
 	m.SetReply(req)
+	qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
 	o := s.opts.Load()
 
 	opt, ok := requestOPT(req)
@@ -54,6 +56,12 @@ func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
 			m.Rcode = dns.RcodeFormatError
 			return m
 		}
+		if ecs != nil {
+			qi.ecs = true
+			if a, ok := netip.AddrFromSlice(ecs.Address); ok {
+				qi.ecsPrefix = netip.PrefixFrom(a.Unmap(), int(ecs.SourceNetmask))
+			}
+		}
 		if ecs != nil && ecs.SourceNetmask > 0 {
 			client, _ = netip.AddrFromSlice(ecs.Address)
 			client = client.Unmap()
@@ -73,6 +81,7 @@ func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
 	default:
 		c := pools.NewClient(client, s.geo.Load())
 		res := s.zones.Current().LookupFor(q.Name, q.Qtype, zones.Query{Client: &c, Health: s.healthSource()})
+		qi.zone, qi.dynamic, qi.decision = res.Zone, res.Dynamic, res.Decision
 		fill(m, res)
 		if ecs != nil {
 			echoSubnet(ropt, ecs, res)

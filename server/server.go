@@ -3,7 +3,9 @@
 // results to DNS responses.
 //
 // The query path reads two immutable things, the server options and the
-// zone set, each through one atomic pointer load; it takes no locks.
+// zone set, each through one atomic pointer load; it takes no locks. Each
+// answered query is counted with atomic adds (metrics.go) and, when
+// sampled, handed to the query log without waiting.
 package server
 
 import (
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/geo"
+	"github.com/meridiandns/meridian/internal/querylog"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
@@ -56,11 +59,13 @@ type ZoneSource interface {
 
 // Server answers DNS queries from a ZoneSource.
 type Server struct {
-	log    *slog.Logger
-	zones  ZoneSource
-	opts   atomic.Pointer[Options]
-	geo    atomic.Pointer[geo.Reader]
-	health atomic.Pointer[healthBox]
+	log     *slog.Logger
+	zones   ZoneSource
+	opts    atomic.Pointer[Options]
+	geo     atomic.Pointer[geo.Reader]
+	health  atomic.Pointer[healthBox]
+	qlog    atomic.Pointer[querylog.Log] // nil: no query log
+	metrics metrics
 
 	mu      sync.Mutex // guards servers and addrs
 	servers []*dns.Server
@@ -72,6 +77,7 @@ type Server struct {
 func New(o Options, src ZoneSource, log *slog.Logger) *Server {
 	s := &Server{log: log, zones: src}
 	s.opts.Store(&o)
+	s.metrics.init(src.Current)
 	return s
 }
 

@@ -57,6 +57,18 @@ type Loader struct {
 	serials  *serials
 	problems Problems  // of the last reload
 	loadedAt time.Time // of the last reload
+	stats    ReloadStats
+}
+
+// ReloadStats counts a Loader's reloads since it was made, for metrics.
+type ReloadStats struct {
+	OK     uint64 // reloads without problems
+	Failed uint64 // reloads with problems; the rest of the zones still updated
+	// ZoneErrors counts, by zone origin, the reloads in which that zone
+	// failed to load (and kept its previous version). "" counts reloads
+	// with problems outside any one zone: an unreadable zones directory, a
+	// file name that is no zone name, the serial state file.
+	ZoneErrors map[string]uint64
 }
 
 // NewLoader returns a loader with an empty current set. Call Reload to
@@ -64,7 +76,7 @@ type Loader struct {
 // in the error; the loader still works, starting serials from the clock.
 func NewLoader(o Options, log *slog.Logger) (*Loader, error) {
 	s, err := newSerials(o.StateDir)
-	l := &Loader{log: log, opts: o, serials: s}
+	l := &Loader{log: log, opts: o, serials: s, stats: ReloadStats{ZoneErrors: map[string]uint64{}}}
 	l.cur.Store(NewSet())
 	return l, err
 }
@@ -77,6 +89,18 @@ func (l *Loader) SetOptions(o Options) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.opts = o
+}
+
+// Stats returns the reload counts so far.
+func (l *Loader) Stats() ReloadStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stats
+	st.ZoneErrors = make(map[string]uint64, len(l.stats.ZoneErrors))
+	for k, v := range l.stats.ZoneErrors {
+		st.ZoneErrors[k] = v
+	}
+	return st
 }
 
 // LastReload returns the problems of the last reload and when it ran.
@@ -94,7 +118,7 @@ func (l *Loader) Reload() Problems {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	prev := l.cur.Load()
-	set, ps := build(l.opts, l.serials, prev, time.Now())
+	set, ps, failed := build(l.opts, l.serials, prev, time.Now())
 	for _, z := range set.zones {
 		if old := prev.zones[z.Origin]; old != nil && old != z && old.SOA.Serial != z.SOA.Serial {
 			l.log.Info("zone updated", "zone", z.Origin, "serial", z.SOA.Serial)
@@ -109,10 +133,27 @@ func (l *Loader) Reload() Problems {
 	}
 	if err := l.serials.commit(set.Zones()); err != nil {
 		ps = append(ps, Problem{Path: l.serials.path, Msg: err.Error()})
+		failed = append(failed, "")
 	}
 	l.cur.Store(set)
 	l.problems, l.loadedAt = ps, time.Now()
+	l.count(ps, failed)
 	return ps
+}
+
+func (l *Loader) count(ps Problems, failed []string) {
+	if len(ps) == 0 {
+		l.stats.OK++
+		return
+	}
+	l.stats.Failed++
+	seen := map[string]bool{}
+	for _, origin := range failed {
+		if !seen[origin] {
+			seen[origin] = true
+			l.stats.ZoneErrors[origin]++
+		}
+	}
 }
 
 // Check loads every zone as Reload would, without publishing anything or
@@ -130,7 +171,7 @@ func Load(o Options) (*Set, Problems) {
 	if err != nil {
 		ps = append(ps, Problem{Path: s.path, Msg: err.Error()})
 	}
-	set, more := build(o, s, NewSet(), time.Now())
+	set, more, _ := build(o, s, NewSet(), time.Now())
 	return set, append(ps, more...)
 }
 
@@ -140,14 +181,19 @@ type zoneFile struct {
 }
 
 // build loads the directory into a new set, falling back to prev's version
-// of any zone that fails.
-func build(o Options, sr *serials, prev *Set, now time.Time) (*Set, Problems) {
+// of any zone that fails. failed lists the origins of the zones that
+// failed, and "" when there are problems outside any one zone.
+func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Problems, failed []string) {
 	files, ps := listZones(o.Dir)
-	set := NewSet()
+	if len(ps) > 0 {
+		failed = append(failed, "")
+	}
+	set = NewSet()
 	for _, f := range files {
 		z, zps := loadZone(f, o, sr, now)
 		if len(zps) > 0 {
 			ps = append(ps, zps...)
+			failed = append(failed, f.origin)
 			if old := prev.zones[f.origin]; old != nil {
 				set.zones[f.origin] = old
 			}
@@ -159,7 +205,7 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (*Set, Problems) {
 		set.zones[f.origin] = z
 	}
 	ps.Sort()
-	return set, ps
+	return set, ps, failed
 }
 
 // listZones finds the zone files in dir: <zone>.yaml and <zone>.zone.

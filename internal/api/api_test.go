@@ -17,16 +17,43 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/healthmesh"
+	"github.com/meridiandns/meridian/internal/explain"
 )
 
 var t0 = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 
-// fakeBackend records the drain calls it gets.
+// fakeBackend records the calls that change state, and the queries it
+// is asked to explain.
 type fakeBackend struct {
-	mu     sync.Mutex
-	calls  []string // "set target d reason by" or "undrain target by"
-	err    error    // returned by SetDrain and Undrain when set
-	drains []healthmesh.Drain
+	mu        sync.Mutex
+	calls     []string // "set target d reason by", "undrain target by", "reload"
+	err       error    // returned by SetDrain, Undrain, ReloadConfig and Explain when set
+	drains    []healthmesh.Drain
+	records   []Record
+	explained []explain.Query
+}
+
+func (f *fakeBackend) Records() []Record { return f.records }
+
+func (f *fakeBackend) ReloadConfig() (ReloadStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "reload")
+	if f.err != nil {
+		return ReloadStatus{}, f.err
+	}
+	return ReloadStatus{At: t0, Problems: []string{"zones/example.com.yaml:3: bad TTL"}}, nil
+}
+
+func (f *fakeBackend) Explain(_ context.Context, q explain.Query) (*explain.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.explained = append(f.explained, q)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &explain.Report{Name: q.Name, Client: q.Client, Health: explain.SourceNode, Kind: "success",
+		Result: "NOERROR", Rcode: "NOERROR", Answer: []string{q.Name + " 30 IN A 192.0.2.1"}}, nil
 }
 
 func (f *fakeBackend) Status() healthmesh.Status {
@@ -88,6 +115,7 @@ func newServer(t *testing.T, token string, b Backend) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.now = func() time.Time { return t0.Add(time.Minute) }
 	return s
 }
 
@@ -137,7 +165,8 @@ func TestRoutes(t *testing.T) {
 	}{
 		{name: "status", call: call{method: "GET", path: "/api/v1/status"}, wantCode: 200,
 			wantJSON: `{"node":"n1","region":"eu","members":[{"name":"n1","region":"eu","addr":"127.0.0.1:7946","state":"alive"}],
-				"endpoints":[],"drains":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[]}}`},
+				"endpoints":[],"drains":[],"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[]},
+				"auth":"loopback","now":"2026-01-02T15:05:05Z"}`},
 		{name: "list drains empty", call: call{method: "GET", path: "/api/v1/drains"}, wantCode: 200,
 			wantJSON: `{"drains":[]}`},
 		{name: "drain for", call: call{method: "POST", path: "/api/v1/drains",
@@ -174,7 +203,19 @@ func TestRoutes(t *testing.T) {
 			wantCalls: []string{"undrain x api@127.0.0.1"}},
 		{name: "unknown route", call: call{method: "GET", path: "/api/v1/nope"}, wantCode: 404,
 			wantJSON: `{"error":"no such endpoint: /api/v1/nope"}`},
-		{name: "root", call: call{method: "GET", path: "/"}, wantCode: 404, wantJSON: `{"error":"no such endpoint: /"}`},
+		{name: "below root", call: call{method: "GET", path: "/index.html"}, wantCode: 404, wantJSON: `{"error":"no such endpoint: /index.html"}`},
+		{name: "no such ui file", call: call{method: "GET", path: "/ui/nope.js"}, wantCode: 404, wantJSON: `{"error":"no such file: /ui/nope.js"}`},
+		{name: "ui subdirectory", call: call{method: "GET", path: "/ui/x/app.js"}, wantCode: 404, wantJSON: `{"error":"no such endpoint: /ui/x/app.js"}`},
+		{name: "reload", call: call{method: "POST", path: "/api/v1/reload"}, wantCode: 200,
+			wantJSON: `{"at":"2026-01-02T15:04:05Z","ok":false,"problems":["zones/example.com.yaml:3: bad TTL"]}`, wantCalls: []string{"reload"}},
+		{name: "reload config error", call: call{method: "POST", path: "/api/v1/reload"},
+			backErr: fmt.Errorf("meridian.yaml: dns.udp_size: 1 is below 512"), wantCode: 500,
+			wantJSON:  `{"error":"reload failed; the running config is kept: meridian.yaml: dns.udp_size: 1 is below 512"}`,
+			wantCalls: []string{"reload"}},
+		{name: "reload by GET", call: call{method: "GET", path: "/api/v1/reload"}, wantCode: 405,
+			wantJSON: `{"error":"method GET not allowed on /api/v1/reload"}`, wantHdr: map[string]string{"Allow": "POST"}},
+		{name: "explain by POST", call: call{method: "POST", path: "/api/v1/explain?name=a&client=192.0.2.1"}, wantCode: 405,
+			wantJSON: `{"error":"method POST not allowed on /api/v1/explain"}`, wantHdr: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "wrong method status", call: call{method: "POST", path: "/api/v1/status"}, wantCode: 405,
 			wantJSON: `{"error":"method POST not allowed on /api/v1/status"}`, wantHdr: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "wrong method drain", call: call{method: "PUT", path: "/api/v1/drains/x"}, wantCode: 405,

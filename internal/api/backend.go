@@ -1,10 +1,13 @@
-// Package api serves Meridian's HTTP API for operators and tools.
+// Package api serves Meridian's HTTP API for operators and tools, and the
+// status page people watch it through.
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/meridiandns/meridian/healthmesh"
+	"github.com/meridiandns/meridian/internal/explain"
 )
 
 // Backend is what the API reads and changes. Implementations must be safe
@@ -12,8 +15,18 @@ import (
 type Backend interface {
 	// Status is the node's view of the mesh and its endpoints.
 	Status() healthmesh.Status
+	// Records lists the dynamic records served, with the verdict of each
+	// value as answers see it now.
+	Records() []Record
 	// Reload is the result of the last zone reload.
 	Reload() ReloadStatus
+	// ReloadConfig re-reads the config file and then the zones, as SIGHUP
+	// does. A config that fails to load is returned as the error and the
+	// running config is kept; zone problems are in the status.
+	ReloadConfig() (ReloadStatus, error)
+	// Explain looks q up as the node would answer it now, with its own
+	// verdicts and drains, and reports why. ctx ends with the request.
+	Explain(ctx context.Context, q explain.Query) (*explain.Report, error)
 	// Drains lists the active drains.
 	Drains() []healthmesh.Drain
 	// SetDrain takes target ("198.51.100.1" or "pool:eu") out of service,
@@ -28,4 +41,46 @@ type ReloadStatus struct {
 	At       time.Time `json:"at"`
 	OK       bool      `json:"ok"`
 	Problems []string  `json:"problems"`
+}
+
+// Record is one dynamic record as served now.
+type Record struct {
+	Name  string `json:"name"` // fully qualified
+	Zone  string `json:"zone"` // origin of the zone holding it
+	Type  string `json:"type"` // A, AAAA or CNAME
+	Rules []Rule `json:"rules"`
+	Pools []Pool `json:"pools"`
+	// Values are the record's own values: the fail-open answer.
+	Values []Value `json:"values"`
+}
+
+// Rule is one rule of a record, in order.
+type Rule struct {
+	Pool    string   `json:"pool"`
+	Subnets []string `json:"subnets,omitempty"`
+	Geos    []string `json:"geos,omitempty"` // octoDNS geo codes
+}
+
+// Pool is one pool of a record.
+type Pool struct {
+	ID       string  `json:"id"`
+	Fallback string  `json:"fallback,omitempty"`
+	Drained  bool    `json:"drained"` // by a "pool:ID" drain
+	Values   []Value `json:"values"`
+	// Serviceable counts the values that may be served now: when it is 0
+	// the pool's traffic falls back.
+	Serviceable int `json:"serviceable"`
+}
+
+// Value is one answer of a pool and its state.
+type Value struct {
+	Value    string `json:"value"`
+	Weight   int    `json:"weight"`
+	Status   string `json:"status"`   // configured: obey, up or down
+	Endpoint string `json:"endpoint"` // endpoint ID; "" when not health-checked
+	Verdict  string `json:"verdict"`  // up, down or unknown
+	Drained  bool   `json:"drained"`
+	// Serviceable is whether answers may use the value now: its status,
+	// verdict and drains together.
+	Serviceable bool `json:"serviceable"`
 }

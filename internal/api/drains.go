@@ -19,23 +19,10 @@ import (
 var (
 	ErrInvalid  = errors.New("invalid request") // 400: e.g. an unknown pool
 	ErrNotFound = errors.New("not found")       // 404: e.g. undrain of a target that is not drained
+	// ErrUnsupported is a call the Backend cannot serve (a tool's backend
+	// without zones, say): 501.
+	ErrUnsupported = errors.New("not supported by this server")
 )
-
-// statusReply is GET /api/v1/status: the mesh status plus the last reload.
-type statusReply struct {
-	healthmesh.Status
-	Reload ReloadStatus `json:"reload"`
-}
-
-func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	st := s.b.Status()
-	st.Members = nonNil(st.Members)
-	st.Endpoints = nonNil(st.Endpoints)
-	st.Drains = nonNil(st.Drains)
-	rl := s.b.Reload()
-	rl.Problems = nonNil(rl.Problems)
-	writeJSON(w, http.StatusOK, statusReply{Status: st, Reload: rl})
-}
 
 func (s *Server) listDrains(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
@@ -109,6 +96,8 @@ func errStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrUnsupported):
+		return http.StatusNotImplemented
 	}
 	return http.StatusInternalServerError
 }

@@ -36,6 +36,7 @@ type Server struct {
 	token []byte // nil: no token file, loopback clients only
 	mux   *http.ServeMux
 	srv   *http.Server
+	now   func() time.Time // the clock status reports; replaced in tests
 
 	mu sync.Mutex   // guards ln
 	ln net.Listener // set by Start
@@ -44,7 +45,7 @@ type Server struct {
 // New returns a server for b. It reads the token file, if any, now: a
 // missing or empty token file is an error rather than an open API.
 func New(o Options, b Backend) (*Server, error) {
-	s := &Server{b: b, log: o.Log, mux: http.NewServeMux()}
+	s := &Server{b: b, log: o.Log, mux: http.NewServeMux(), now: time.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -74,12 +75,21 @@ func New(o Options, b Backend) (*Server, error) {
 }
 
 func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.mux.HandleFunc("GET /ui/{file}", s.asset)
 	s.mux.HandleFunc("GET /api/v1/status", s.status)
+	s.mux.HandleFunc("GET /api/v1/explain", s.explain)
+	s.mux.HandleFunc("POST /api/v1/reload", s.mutating(s.reload))
 	s.mux.HandleFunc("GET /api/v1/drains", s.listDrains)
 	s.mux.HandleFunc("POST /api/v1/drains", s.mutating(s.setDrain))
 	s.mux.HandleFunc("DELETE /api/v1/drains/{target}", s.mutating(s.undrain))
 	s.mux.HandleFunc("DELETE /api/v1/drains", s.mutating(s.undrain))
 }
+
+// Handle serves pattern (a net/http mux pattern such as "GET /metrics")
+// with h on the API listener. Call it before Start; h answers as it is,
+// without the API's authentication (it must only read).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the API's handler, for tests and for embedding.
 func (s *Server) Handler() http.Handler { return s }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/api"
+	expl "github.com/meridiandns/meridian/internal/explain"
 )
 
 func TestKeygen(t *testing.T) {
@@ -254,6 +256,13 @@ type roundTripBackend struct {
 func (b *roundTripBackend) Status() healthmesh.Status  { return healthmesh.Status{} }
 func (b *roundTripBackend) Reload() api.ReloadStatus   { return api.ReloadStatus{} }
 func (b *roundTripBackend) Drains() []healthmesh.Drain { return nil }
+func (b *roundTripBackend) Records() []api.Record      { return nil }
+func (b *roundTripBackend) ReloadConfig() (api.ReloadStatus, error) {
+	return api.ReloadStatus{}, api.ErrUnsupported
+}
+func (b *roundTripBackend) Explain(context.Context, expl.Query) (*expl.Report, error) {
+	return nil, api.ErrUnsupported
+}
 
 func (b *roundTripBackend) SetDrain(target string, d time.Duration, reason, by string) (healthmesh.Drain, error) {
 	b.mu.Lock()

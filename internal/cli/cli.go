@@ -19,7 +19,11 @@ import (
 const usage = `usage: meridian <command> [flags]
 
 commands:
-  serve   --config FILE   serve DNS until SIGTERM or SIGINT (SIGHUP reloads)
+  serve   --config FILE [--pprof]
+                          serve DNS until SIGTERM or SIGINT (SIGHUP reloads);
+                          --pprof exposes /debug/pprof/ on the API listener
+  status  [--api URL|--config FILE] [--json]
+                          show the node's view: nodes by region, endpoints, drains
   check   --config FILE   load the config and every zone as serve would; print problems
   explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]
                           show how a query from that client is answered, and why
@@ -42,6 +46,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "status":
+		return status(args[1:], stdout, stderr)
 	case "explain":
 		return explain(args[1:], stdout, stderr)
 	case "drain":
@@ -75,15 +81,23 @@ func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
 }
 
 func serve(args []string, stderr io.Writer) int {
-	path, ok := configFlag("serve", args, stderr)
-	if !ok {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "meridian.yaml", "config file")
+	pprof := fs.Bool("pprof", false, "serve /debug/pprof/ on the API listener")
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	c, err := config.Load(path)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meridian serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	c, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian: %v\n", err)
 		return 1
 	}
+	c.API.Pprof = c.API.Pprof || *pprof
 	log, level := daemon.NewLogger(c.Log, stderr)
 	d, err := daemon.New(c, log, level)
 	if err != nil {

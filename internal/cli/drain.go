@@ -25,15 +25,22 @@ TARGET is an address or target name ("198.51.100.1") or a pool ("pool:eu").`
 // drainArgs is the parsed command line of `meridian drain`; flags and the
 // target may come in any order.
 type drainArgs struct {
-	target, reason      string
-	dur                 time.Duration
-	undo                bool
-	api, config, token  string // token: --token-file
-	configSet, durGiven bool
+	apiTarget
+	target, reason string
+	dur            time.Duration
+	undo, durGiven bool
+}
+
+// apiTarget is how a command finds a node's API: --api URL, else
+// api.listen of --config FILE; and, for changes, the bearer token of
+// --token-file, else of the config's api.token_file.
+type apiTarget struct {
+	api, config, tokenFile string
+	configSet              bool // --config was given, so it must exist
 }
 
 func parseDrain(args []string) (drainArgs, error) {
-	a := drainArgs{config: "meridian.yaml"}
+	a := drainArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
 	flags, pos, err := splitArgs(args,
 		map[string]bool{"for": true, "reason": true, "api": true, "config": true, "token-file": true},
 		map[string]bool{"undo": true})
@@ -57,7 +64,7 @@ func parseDrain(args []string) (drainArgs, error) {
 		case "config":
 			a.config, a.configSet = f.val, true
 		case "token-file":
-			a.token = f.val
+			a.tokenFile = f.val
 		}
 	}
 	if len(pos) != 1 {
@@ -82,7 +89,7 @@ func drain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "meridian drain: %v\n%s\n", err, drainUsage)
 		return 2
 	}
-	base, token, err := a.endpoint()
+	base, token, err := a.resolve(true)
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian drain: %v\n", err)
 		return 1
@@ -119,12 +126,12 @@ func describeDrain(d healthmesh.Drain) string {
 	return s
 }
 
-// endpoint works out the API base URL and bearer token: flags first, then
-// the config file. The config is only required when a flag leaves
-// something to find in it.
-func (a drainArgs) endpoint() (base, token string, err error) {
+// resolve works out the API base URL and, withToken, the bearer token:
+// flags first, then the config file. The config is only required when a
+// flag leaves something to find in it.
+func (a apiTarget) resolve(withToken bool) (base, token string, err error) {
 	var c *config.Config
-	if a.api == "" || a.token == "" {
+	if a.api == "" || (withToken && a.tokenFile == "") {
 		c, err = config.Load(a.config)
 		switch {
 		case err == nil:
@@ -134,17 +141,19 @@ func (a drainArgs) endpoint() (base, token string, err error) {
 			return "", "", err
 		}
 	}
-	tokenFile := a.token
-	if tokenFile == "" && c != nil {
-		tokenFile = c.API.TokenFile
-	}
-	if tokenFile != "" {
-		data, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return "", "", fmt.Errorf("token file: %w", err)
+	if withToken {
+		tokenFile := a.tokenFile
+		if tokenFile == "" && c != nil {
+			tokenFile = c.API.TokenFile
 		}
-		if token = strings.TrimSpace(string(data)); token == "" {
-			return "", "", fmt.Errorf("token file %s is empty", tokenFile)
+		if tokenFile != "" {
+			data, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return "", "", fmt.Errorf("token file: %w", err)
+			}
+			if token = strings.TrimSpace(string(data)); token == "" {
+				return "", "", fmt.Errorf("token file %s is empty", tokenFile)
+			}
 		}
 	}
 	if a.api != "" {

@@ -28,15 +28,16 @@ type Config struct {
 	DNS         DNS    `yaml:"dns"`
 	Zones       Zones  `yaml:"zones"`
 	SOA         SOA    `yaml:"soa"`
-	DynamicTTL  uint32 `yaml:"dynamic_ttl"`  // TTL of dynamic answers whose record has no ttl
-	DegradedTTL uint32 `yaml:"degraded_ttl"` // TTL cap for fallback and fail-open answers
+	DynamicTTL  uint32 `yaml:"dynamic_ttl"`  // TTL in seconds of dynamic answers whose record sets no ttl
+	DegradedTTL uint32 `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open
 	Log         Log    `yaml:"log"`
 	GeoIP       GeoIP  `yaml:"geoip"`
 	Health      Health `yaml:"health"`
 	API         API    `yaml:"api"`
 	Mesh        Mesh   `yaml:"mesh"`
-	// StateDir holds state that must survive restarts (zone serials). Empty
-	// means nothing is persisted: serials then restart from the clock.
+	// StateDir holds state that must survive restarts: the zone serials of
+	// YAML zones, in zone-serials.json. Empty means nothing is persisted:
+	// serials then restart from the clock.
 	StateDir string `yaml:"state_dir"`
 
 	// Path is the file the config was read from; relative paths in the
@@ -46,14 +47,14 @@ type Config struct {
 
 // Node identifies this server in the fleet.
 type Node struct {
-	Name   string `yaml:"name"`   // unique node name; defaults to the host name
-	Region string `yaml:"region"` // region the node runs in
+	Name   string `yaml:"name"`   // unique name of the node: its mesh member name, shown in status and logs
+	Region string `yaml:"region"` // region the node runs in; health verdicts are voted region by region
 }
 
 // DNS configures the listeners and wire behaviour.
 type DNS struct {
 	Listen  []string `yaml:"listen"`   // host:port addresses, each served on UDP and TCP
-	UDPSize uint16   `yaml:"udp_size"` // EDNS buffer size we advertise and honour
+	UDPSize uint16   `yaml:"udp_size"` // EDNS buffer size advertised; UDP answers never exceed it (at least 512)
 	NSID    string   `yaml:"nsid"`     // RFC 5001 NSID payload (text); empty turns NSID, hostname.bind and id.server off
 	Version string   `yaml:"version"`  // CHAOS TXT version.bind answer; empty answers REFUSED
 	TCP     TCP      `yaml:"tcp"`
@@ -69,9 +70,10 @@ type TCP struct {
 // Zones locates the zone files.
 type Zones struct {
 	Dir string `yaml:"dir"` // directory of <zone>.yaml and <zone>.zone files
-	// Watch reloads when a file under Dir changes. Default true.
+	// Watch reloads the zones when a file under zones.dir changes.
 	Watch *bool `yaml:"watch"`
-	// Debounce is how long the watcher waits for writes to settle.
+	// Debounce is how long the watcher waits for writes to settle before
+	// reloading.
 	Debounce time.Duration `yaml:"debounce"`
 }
 
@@ -79,11 +81,11 @@ type Zones struct {
 type SOA struct {
 	MName   string `yaml:"mname"`   // primary server; empty = the first apex NS target
 	RName   string `yaml:"rname"`   // mailbox; relative names get the zone appended, "user@domain" is accepted
-	Refresh uint32 `yaml:"refresh"` // seconds
-	Retry   uint32 `yaml:"retry"`   // seconds
-	Expire  uint32 `yaml:"expire"`  // seconds
-	Minimum uint32 `yaml:"minimum"` // negative-caching TTL cap (RFC 2308)
-	TTL     uint32 `yaml:"ttl"`     // TTL of the SOA and the default TTL of YAML records
+	Refresh uint32 `yaml:"refresh"` // SOA refresh, in seconds
+	Retry   uint32 `yaml:"retry"`   // SOA retry, in seconds
+	Expire  uint32 `yaml:"expire"`  // SOA expire, in seconds
+	Minimum uint32 `yaml:"minimum"` // SOA minimum: caps the TTL of negative answers (RFC 2308), in seconds
+	TTL     uint32 `yaml:"ttl"`     // TTL of the SOA and the default TTL of YAML records, in seconds
 }
 
 // GeoIP lists the databases that locate clients.
@@ -112,37 +114,64 @@ type Mesh struct {
 	// Bind is the host:port memberlist listens on (UDP and TCP); empty
 	// runs the node alone, deciding health by itself.
 	Bind string `yaml:"bind"`
-	// Advertise is the host:port other nodes reach this one at; empty = Bind.
+	// Advertise is the host:port other nodes reach this one at; empty means
+	// mesh.bind.
 	Advertise string `yaml:"advertise"`
 	// Join lists peers (host:port) to join; retried until they answer.
 	Join []string `yaml:"join"`
-	// Keyfile holds the base64 32-byte key that encrypts gossip (meridian keygen).
+	// Keyfile holds the base64 32-byte key that encrypts and authenticates
+	// gossip (make one with meridian keygen); every node needs the same key.
 	Keyfile string `yaml:"keyfile"`
-	// StateDir keeps drains across restarts; empty keeps them in memory.
+	// StateDir keeps drains across restarts, in drains.json; empty keeps
+	// them in memory only.
 	StateDir string `yaml:"state_dir"`
-	// Insecure allows joining peers without a key.
+	// Insecure allows gossip without mesh.keyfile: unencrypted and
+	// unauthenticated, for tests only.
 	Insecure bool `yaml:"insecure"`
-	// GossipInterval, ProbeInterval and PushPullInterval tune memberlist;
-	// zero keeps its LAN defaults (200ms, 1s, 30s).
-	GossipInterval   time.Duration `yaml:"gossip_interval"`
-	ProbeInterval    time.Duration `yaml:"probe_interval"`
+	// GossipInterval is how often memberlist sends queued broadcasts
+	// (observations, drains); 0s keeps its LAN default of 200ms.
+	GossipInterval time.Duration `yaml:"gossip_interval"`
+	// ProbeInterval is how often memberlist probes a random member to
+	// detect failed nodes; 0s keeps its LAN default of 1s.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// PushPullInterval is how often memberlist exchanges full state with a
+	// random member; 0s keeps its LAN default of 30s.
 	PushPullInterval time.Duration `yaml:"push_pull_interval"`
 }
 
 // API configures the HTTP API that operators and `meridian drain` use.
 type API struct {
 	// Listen is the host:port the API serves on; empty disables the API.
-	// Keep it on loopback unless TokenFile is set.
+	// Keep it on loopback unless api.token_file is set.
 	Listen string `yaml:"listen"`
 	// TokenFile holds the bearer token that POST and DELETE calls must
 	// present. Empty means mutating calls are accepted from loopback only.
 	TokenFile string `yaml:"token_file"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the API listener
+	// (also turned on by `meridian serve --pprof`). Keep the API on
+	// loopback when it is on: profiles reveal internals.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log configures logging.
 type Log struct {
-	Level  string `yaml:"level"`  // debug, info, warn or error
-	Format string `yaml:"format"` // text or json
+	Level   string   `yaml:"level"`   // debug, info, warn or error
+	Format  string   `yaml:"format"`  // text or json
+	Queries QueryLog `yaml:"queries"` // the optional query log
+}
+
+// QueryLog configures the query log: JSON lines written off the query
+// path, dropped (and counted) rather than slowing answers when the writer
+// falls behind.
+type QueryLog struct {
+	// Enabled turns the query log on.
+	Enabled bool `yaml:"enabled"`
+	// Sample is the fraction of queries logged, in (0, 1]; 0.01 logs one
+	// query in a hundred.
+	Sample float64 `yaml:"sample"`
+	// Path is the file the lines are appended to; "-" or empty writes
+	// them to standard error with the other logs.
+	Path string `yaml:"path"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -163,7 +192,7 @@ func Default() *Config {
 			Minimum: 60, TTL: 3600},
 		DynamicTTL:  30,
 		DegradedTTL: 10,
-		Log:         Log{Level: "info", Format: "text"},
+		Log:         Log{Level: "info", Format: "text", Queries: QueryLog{Sample: 0.01}},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 2,
 			Expect: []string{"200-399"}, TLSVerify: true, Assume: "up", Concurrency: 64},
 		API: API{Listen: "127.0.0.1:8053"},
@@ -201,6 +230,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		c.GeoIP.Databases[i] = resolve(base, p)
 	}
 	c.API.TokenFile = resolve(base, c.API.TokenFile)
+	if c.Log.Queries.Path != "-" {
+		c.Log.Queries.Path = resolve(base, c.Log.Queries.Path)
+	}
 	c.Mesh.Keyfile = resolve(base, c.Mesh.Keyfile)
 	c.Mesh.StateDir = resolve(base, c.Mesh.StateDir)
 	if err := c.validate(); err != nil {
@@ -228,7 +260,7 @@ var (
 // sections maps Go type names to the key path users write.
 var sections = map[string]string{
 	"Config": "", "Node": "node.", "DNS": "dns.", "TCP": "dns.tcp.",
-	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "GeoIP": "geoip.", "Health": "health.",
+	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "QueryLog": "log.queries.", "GeoIP": "geoip.", "Health": "health.",
 	"API": "api.", "Mesh": "mesh.",
 }
 
@@ -367,6 +399,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if q := c.Log.Queries; q.Sample <= 0 || q.Sample > 1 {
+		bad("log.queries.sample", "%v is not in (0, 1]", q.Sample)
 	}
 	return errors.Join(errs...)
 }

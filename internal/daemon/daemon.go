@@ -1,5 +1,6 @@
 // Package daemon wires a node together for `meridian serve`: config, zone
-// loader, DNS server, file watcher and signals.
+// loader, DNS server, health mesh, API, metrics, query log, file watcher
+// and signals.
 package daemon
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/internal/querylog"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/server"
 	"github.com/meridiandns/meridian/zones"
@@ -25,16 +27,20 @@ import (
 
 // Daemon is one running node.
 type Daemon struct {
-	log    *slog.Logger
-	level  *slog.LevelVar
-	loader *zones.Loader
-	srv    *server.Server
-	geo    *geo.Reader // nil without geoip.databases
-	health *healthmesh.Node
-	api    *api.Server // nil when api.listen is empty
+	log     *slog.Logger
+	level   *slog.LevelVar
+	loader  *zones.Loader
+	srv     *server.Server
+	geo     *geo.Reader // nil without geoip.databases
+	health  *healthmesh.Node
+	api     *api.Server // nil when api.listen is empty
+	metrics *metrics
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
+
+	qmu  sync.Mutex    // guards qlog
+	qlog *querylog.Log // nil when the query log is off
 }
 
 // NewLogger returns the logger the config asks for, writing to w, and the
@@ -114,11 +120,18 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	}
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
+	d.metrics = newMetrics(d)
 	if c.API.Listen != "" {
 		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, Log: log}, backend{d}); err != nil {
 			d.health.Close()
 			return nil, err
 		}
+		d.api.Handle("GET /metrics", d.metrics.handler(log))
+		if c.API.Pprof {
+			mountPprof(d.api)
+		}
+	} else if c.API.Pprof {
+		log.Warn("pprof needs the API listener; api.listen is empty, so it is not served")
 	}
 	if len(c.GeoIP.Databases) > 0 {
 		g, err := geo.Open(c.GeoIP.Databases)
@@ -129,6 +142,12 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		d.srv.SetGeo(g)
 		log.Info("geoip databases loaded", "files", len(c.GeoIP.Databases))
 	}
+	ql, err := d.openQueryLog(c.Log.Queries)
+	if err != nil {
+		d.health.Close()
+		return nil, err
+	}
+	d.swapQueryLog(ql)
 	d.ReloadZones() // also starts the health checks
 	return d, nil
 }
@@ -185,24 +204,45 @@ func (d *Daemon) ReloadConfig() error {
 	c, err := config.Load(old.Path)
 	if err != nil {
 		d.mu.Unlock()
+		d.metrics.configReloads.WithLabelValues("error").Inc()
 		d.log.Error("config reload failed; keeping the running config", "err", err)
 		return err
 	}
 	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections {
 		d.log.Warn("dns.listen and dns.tcp.max_connections change only on restart")
 	}
-	if fmt.Sprint(c.GeoIP.Databases) != fmt.Sprint(old.GeoIP.Databases) {
-		if err := d.openGeo(c.GeoIP.Databases); err != nil {
+	var ql *querylog.Log
+	newQueryLog := c.Log.Queries != old.Log.Queries
+	if newQueryLog {
+		if ql, err = d.openQueryLog(c.Log.Queries); err != nil {
 			d.mu.Unlock()
+			d.metrics.configReloads.WithLabelValues("error").Inc()
 			d.log.Error("config reload failed; keeping the running config", "err", err)
 			return err
 		}
+	}
+	if fmt.Sprint(c.GeoIP.Databases) != fmt.Sprint(old.GeoIP.Databases) {
+		err := d.openGeo(c.GeoIP.Databases)
+		d.metrics.geoipReloads.WithLabelValues(result(err)).Inc()
+		if err != nil {
+			d.mu.Unlock()
+			if ql != nil {
+				ql.Close()
+			}
+			d.metrics.configReloads.WithLabelValues("error").Inc()
+			d.log.Error("config reload failed; keeping the running config", "err", err)
+			return err
+		}
+	}
+	if newQueryLog {
+		d.swapQueryLog(ql)
 	}
 	d.cfg = c
 	d.level.Set(parseLevel(c.Log.Level))
 	d.srv.SetOptions(serverOptions(c))
 	d.loader.SetOptions(ZoneOptions(c))
 	d.mu.Unlock()
+	d.metrics.configReloads.WithLabelValues("ok").Inc()
 	d.log.Info("config reloaded", "path", c.Path)
 	d.reloadGeo()
 	d.ReloadZones()
@@ -238,9 +278,11 @@ func (d *Daemon) reloadGeo() {
 	}
 	changed, err := g.Reload()
 	if err != nil {
+		d.metrics.geoipReloads.WithLabelValues("error").Inc()
 		d.log.Error("geoip reload failed; the previous database keeps serving", "err", err)
 	}
 	if changed {
+		d.metrics.geoipReloads.WithLabelValues("ok").Inc()
 		d.log.Info("geoip databases reloaded")
 	}
 }
@@ -290,6 +332,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		d.health.Close()
+		d.swapQueryLog(nil)
 		return err
 	}
 	if d.api != nil {
@@ -298,6 +341,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			wg.Wait()
 			d.srv.Shutdown(context.Background())
 			d.health.Close()
+			d.swapQueryLog(nil)
 			return fmt.Errorf("api: %w", err)
 		}
 		d.log.Info("api listening", "addr", d.api.Addr())
@@ -311,6 +355,7 @@ loop:
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				d.ReloadConfig()
+				d.reopenQueryLog()
 				continue
 			}
 			d.log.Info("shutting down", "signal", s.String())
@@ -322,6 +367,7 @@ loop:
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	err := d.srv.Shutdown(sctx)
+	d.swapQueryLog(nil) // writes the lines still buffered
 	if d.api != nil {
 		d.api.Shutdown(sctx)
 	}

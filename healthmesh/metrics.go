@@ -1,0 +1,139 @@
+package healthmesh
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Probes are seconds apart, so the per-probe series are ordinary vectors;
+// everything else is read from the node's state at scrape time.
+
+// probeMetrics are the prober's series, by endpoint. An endpoint's series
+// go when it stops being probed, so cardinality follows the zones.
+type probeMetrics struct {
+	probes  *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+func newProbeMetrics() *probeMetrics {
+	return &probeMetrics{
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_health_probes_total",
+			Help: "Health probes run by this node, by endpoint and result (ok, fail).",
+		}, []string{"id", "endpoint", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "meridian_health_probe_duration_seconds",
+			Help:    "Time health probes took to reach their result, by endpoint.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"id", "endpoint"}),
+	}
+}
+
+func (m *probeMetrics) observe(ep Endpoint, r Result) {
+	id, name := ep.ID(), ep.String()
+	result := "fail"
+	if r.OK {
+		result = "ok"
+	}
+	m.probes.WithLabelValues(id, name, result).Inc()
+	m.latency.WithLabelValues(id, name).Observe(r.Latency.Seconds())
+}
+
+func (m *probeMetrics) forget(id string) {
+	m.probes.DeletePartialMatch(prometheus.Labels{"id": id})
+	m.latency.DeletePartialMatch(prometheus.Labels{"id": id})
+}
+
+var (
+	endpointUpDesc = prometheus.NewDesc("meridian_health_endpoint_up",
+		"The verdict answers obey, by endpoint: 1 up, 0 down.", []string{"id", "endpoint"}, nil)
+	membersDesc = prometheus.NewDesc("meridian_mesh_members",
+		"Mesh members this node knows, by region and state (alive, suspect, dead, left).", []string{"region", "state"}, nil)
+	meshMessagesDesc = prometheus.NewDesc("meridian_mesh_messages_total",
+		"Gossip messages (observations and drains) sent and received, by direction.", []string{"direction"}, nil)
+	meshBytesDesc = prometheus.NewDesc("meridian_mesh_bytes_total",
+		"Bytes of gossip messages sent and received, by direction.", []string{"direction"}, nil)
+	meshMalformedDesc = prometheus.NewDesc("meridian_mesh_malformed_messages_total",
+		"Gossip messages and state exchanges ignored because they could not be decoded.", nil, nil)
+	drainsDesc = prometheus.NewDesc("meridian_drains_active",
+		"Operator drains in force.", nil, nil)
+)
+
+// memberStates are the states members are reported in, each with a
+// series per region, so that a region whose members all died shows 0
+// alive rather than nothing.
+var memberStates = []string{"alive", "suspect", "dead", "left"}
+
+// Collector returns the collector of the node's health and mesh metrics.
+func (n *Node) Collector() prometheus.Collector { return nodeCollector{n} }
+
+type nodeCollector struct{ n *Node }
+
+func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.n.checker.metrics.probes.Describe(ch)
+	c.n.checker.metrics.latency.Describe(ch)
+	c.n.verdictChanges.Describe(ch)
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc} {
+		ch <- d
+	}
+}
+
+func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	n.checker.metrics.probes.Collect(ch)
+	n.checker.metrics.latency.Collect(ch)
+	n.verdictChanges.Collect(ch)
+
+	n.mu.Lock()
+	for id, ep := range n.endpoints {
+		up := 0.0
+		if v, ok := n.last[id]; !ok || v.up {
+			up = 1 // no verdict yet: answers treat it as up
+		}
+		ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, id, ep.String())
+	}
+	n.mu.Unlock()
+
+	var members []Member
+	var in, out, msgsIn, msgsOut, bad int64
+	if n.mesh != nil {
+		members = n.mesh.members()
+		in, out = n.mesh.bytesIn.Load(), n.mesh.bytesOut.Load()
+		msgsIn, msgsOut = n.mesh.msgsIn.Load(), n.mesh.msgsOut.Load()
+		bad = n.mesh.badMsgs.Load()
+	} else {
+		members = []Member{{Name: n.name, Region: n.region, State: "alive"}}
+	}
+	counts := map[[2]string]int{}
+	regions := map[string]bool{}
+	for _, m := range members {
+		counts[[2]string{m.Region, m.State}]++
+		regions[m.Region] = true
+	}
+	rs := make([]string, 0, len(regions))
+	for r := range regions {
+		rs = append(rs, r)
+	}
+	sort.Strings(rs)
+	for _, r := range rs {
+		for _, s := range memberStates {
+			ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(counts[[2]string{r, s}]), r, s)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(meshMessagesDesc, prometheus.CounterValue, float64(msgsOut), "sent")
+	ch <- prometheus.MustNewConstMetric(meshMessagesDesc, prometheus.CounterValue, float64(msgsIn), "received")
+	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(out), "sent")
+	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(in), "received")
+	ch <- prometheus.MustNewConstMetric(meshMalformedDesc, prometheus.CounterValue, float64(bad))
+	ch <- prometheus.MustNewConstMetric(drainsDesc, prometheus.GaugeValue, float64(len(n.Drains())))
+}
+
+// newVerdictChanges is the counter of verdict flips, by endpoint and the
+// verdict flipped to.
+func newVerdictChanges() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meridian_health_verdict_changes_total",
+		Help: "Times an endpoint's verdict (the one answers obey) changed, by endpoint and new verdict (up, down).",
+	}, []string{"id", "endpoint", "to"})
+}

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meridiandns/meridian/healthmesh"
+	"github.com/meridiandns/meridian/internal/api"
+)
+
+const statusUsage = `usage: meridian status [--api URL | --config FILE] [--json]`
+
+// statusArgs is the parsed command line of `meridian status`.
+type statusArgs struct {
+	apiTarget
+	json bool
+}
+
+func parseStatus(args []string) (statusArgs, error) {
+	a := statusArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
+	flags, pos, err := splitArgs(args, map[string]bool{"api": true, "config": true}, map[string]bool{"json": true})
+	if err != nil {
+		return a, err
+	}
+	for _, f := range flags {
+		switch f.name {
+		case "api":
+			a.api = f.val
+		case "config":
+			a.config, a.configSet = f.val, true
+		case "json":
+			a.json = true
+		}
+	}
+	if len(pos) > 0 {
+		return a, fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return a, nil
+}
+
+// status prints the node's view of the mesh from its API: the raw JSON
+// with --json, else tables for people.
+func status(args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fmt.Fprintln(stdout, statusUsage)
+			return 0
+		}
+	}
+	a, err := parseStatus(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian status: %v\n%s\n", err, statusUsage)
+		return 2
+	}
+	base, _, err := a.resolve(false) // reading needs no token
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian status: %v\n", err)
+		return 1
+	}
+	c := apiClient{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+	var raw json.RawMessage
+	if err := c.do("GET", "/api/v1/status", nil, http.StatusOK, &raw); err != nil {
+		fmt.Fprintf(stderr, "meridian status: %v\n", err)
+		return 1
+	}
+	if a.json {
+		var b bytes.Buffer
+		json.Indent(&b, raw, "", "  ") // raw is valid JSON: do decoded it
+		b.WriteByte('\n')
+		stdout.Write(b.Bytes())
+		return 0
+	}
+	var st api.StatusReply
+	if err := json.Unmarshal(raw, &st); err != nil {
+		fmt.Fprintf(stderr, "meridian status: bad reply from the API: %v\n", err)
+		return 1
+	}
+	if err := writeStatus(stdout, base, st); err != nil {
+		fmt.Fprintf(stderr, "meridian status: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeStatus prints st as fixed-width tables, one section per concern.
+func writeStatus(w io.Writer, base string, st api.StatusReply) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+	flush := func() { tw.Flush(); fmt.Fprintln(w) }
+
+	fmt.Fprintf(w, "node:   %s (region %s)\napi:    %s\nclock:  %s\n\n", st.Node, orDash(st.Region), base, stamp(st.Now, st.Now))
+
+	members := append([]healthmesh.Member(nil), st.Members...)
+	sort.Slice(members, func(i, j int) bool {
+		if members[i].Region != members[j].Region {
+			return members[i].Region < members[j].Region
+		}
+		return members[i].Name < members[j].Name
+	})
+	row("REGION", "NODE", "STATE", "ADDRESS")
+	prev := "\x00"
+	for _, m := range members {
+		region := m.Region
+		if region == prev {
+			region = ""
+		}
+		prev = m.Region
+		name := m.Name
+		if m.Name == st.Node {
+			name += " (this node)"
+		}
+		row(orDash(region), name, m.State, orDash(m.Addr))
+	}
+	flush()
+
+	if len(st.Records) > 0 {
+		row("RECORD", "TYPE", "POOL", "FALLBACK", "VALUE", "WEIGHT", "VERDICT", "SERVED")
+		for _, r := range st.Records {
+			name, typ := r.Name, r.Type
+			for _, p := range r.Pools {
+				pool, fallback := p.ID, orDash(p.Fallback)
+				if p.Drained {
+					pool += " (drained)"
+				}
+				for _, v := range p.Values {
+					row(name, typ, pool, fallback, v.Value, fmt.Sprint(v.Weight), verdictText(v), yesNo(v.Serviceable))
+					name, typ, pool, fallback = "", "", "", ""
+				}
+			}
+		}
+		flush()
+	}
+
+	if len(st.Endpoints) > 0 {
+		row("ENDPOINT", "VERDICT", "SINCE", "VOTES")
+		for _, e := range st.Endpoints {
+			row(e.Name, upText(e.Up), stamp(e.Since, st.Now), votes(e.Observations))
+		}
+		flush()
+	}
+
+	if len(st.Drains) == 0 {
+		fmt.Fprintf(w, "drains: none\n\n")
+	} else {
+		row("DRAIN", "EXPIRES", "REASON", "SET BY")
+		for _, d := range st.Drains {
+			until := "when undone"
+			if !d.Until.IsZero() {
+				until = stamp(d.Until, st.Now)
+			}
+			row(d.Target, until, orDash(d.Reason), d.By+" "+stamp(d.SetAt, st.Now))
+		}
+		flush()
+	}
+
+	rl := st.Reload
+	switch {
+	case rl.At.IsZero():
+		fmt.Fprintln(w, "last reload: none yet")
+	case rl.OK:
+		fmt.Fprintf(w, "last reload: ok, %s\n", stamp(rl.At, st.Now))
+	default:
+		fmt.Fprintf(w, "last reload: %d problem(s), %s\n", len(rl.Problems), stamp(rl.At, st.Now))
+		for _, p := range rl.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	return tw.Flush()
+}
+
+// verdictText is a value's state as answers see it: the health verdict,
+// what overrides it, or both.
+func verdictText(v api.Value) string {
+	s := v.Verdict
+	if v.Endpoint == "" {
+		s = "not checked"
+	}
+	if v.Status != "obey" {
+		s = "status " + v.Status + ", health " + s
+	}
+	if v.Drained {
+		s = "drained, health " + s
+	}
+	return s
+}
+
+// votes summarises the observers' latest views: "node1 up, node2 down".
+func votes(obs []healthmesh.Observation) string {
+	if len(obs) == 0 {
+		return "none yet"
+	}
+	parts := make([]string, len(obs))
+	for i, o := range obs {
+		parts[i] = fmt.Sprintf("%s/%s %s", o.Region, o.Observer, upText(o.Up))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// stamp is t in UTC with its distance from now, the node's clock.
+func stamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	s := t.UTC().Format(time.RFC3339)
+	if now.IsZero() || t.Equal(now) {
+		return s
+	}
+	if d := now.Sub(t); d > 0 {
+		return s + " (" + roughly(d) + " ago)"
+	}
+	return s + " (in " + roughly(t.Sub(now)) + ")"
+}
+
+// roughly rounds d to what people read at a glance.
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func upText(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

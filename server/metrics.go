@@ -1,0 +1,367 @@
+package server
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridiandns/meridian/internal/querylog"
+	"github.com/meridiandns/meridian/pools"
+	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
+)
+
+// queryInfo is what one answered query leaves behind for the metrics and
+// the query log. Whatever path answers a query fills one on its stack and
+// passes it to account, which does not retain it.
+type queryInfo struct {
+	client    netip.Addr   // the packet's source address
+	ecs       bool         // the query carried an ECS option
+	ecsPrefix netip.Prefix // its source prefix; invalid when it has no address
+	qname     string       // as asked; "" when the query had no question
+	qtype     uint16
+	zone      *zones.Zone // the zone of the query name; nil outside every zone
+	rcode     int         // the response's full rcode (BADVERS included)
+	tcp       bool
+	truncated bool
+	dynamic   bool           // a dynamic record chose (part of) the answer
+	decision  pools.Decision // the first choice, when dynamic
+
+	log   *querylog.Log // non-nil when this query was sampled for the query log
+	start time.Time     // when handling began; set only when log is non-nil
+}
+
+// The query counters are fixed arrays indexed by small buckets, so the
+// query path only ever does atomic adds: qtypes and rcodes outside the
+// common ones share an "other" bucket, which bounds label cardinality.
+const (
+	nTransports = 2 // udp, tcp
+	nQtypes     = len(qtypeNames)
+	nRcodes     = len(rcodeNames)
+)
+
+var (
+	transportNames = [nTransports]string{"udp", "tcp"}
+	qtypeNames     = [...]string{"A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT", "SRV", "PTR", "CAA", "HTTPS", "SVCB",
+		"DS", "DNSKEY", "NAPTR", "ANY", "other"}
+	rcodeNames = [...]string{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "BADVERS", "other"}
+)
+
+func qtypeBucket(t uint16) int {
+	switch t {
+	case dns.TypeA:
+		return 0
+	case dns.TypeAAAA:
+		return 1
+	case dns.TypeCNAME:
+		return 2
+	case dns.TypeMX:
+		return 3
+	case dns.TypeNS:
+		return 4
+	case dns.TypeSOA:
+		return 5
+	case dns.TypeTXT:
+		return 6
+	case dns.TypeSRV:
+		return 7
+	case dns.TypePTR:
+		return 8
+	case dns.TypeCAA:
+		return 9
+	case dns.TypeHTTPS:
+		return 10
+	case dns.TypeSVCB:
+		return 11
+	case dns.TypeDS:
+		return 12
+	case dns.TypeDNSKEY:
+		return 13
+	case dns.TypeNAPTR:
+		return 14
+	case dns.TypeANY:
+		return 15
+	}
+	return nQtypes - 1
+}
+
+func rcodeBucket(rc int) int {
+	switch rc {
+	case dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError,
+		dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeYXDomain:
+		return rc // 0..6, in rcodeNames order
+	case dns.RcodeBadVers:
+		return 7
+	}
+	return nRcodes - 1
+}
+
+// nOutcomes is the number of pools.Outcome values.
+const nOutcomes = int(pools.NoRule) + 1
+
+// zoneCounters counts the queries of one zone, over all its versions.
+type zoneCounters struct {
+	queries [nTransports][nQtypes][nRcodes]atomic.Uint64
+}
+
+// decisionKey names one series of the decision counter.
+type decisionKey struct {
+	zone, record string
+	typ          uint16
+	rule         int // index of the rule; -1 when none matched
+	pool         string
+	outcome      pools.Outcome
+}
+
+// recordCells are the decision counters of one compiled record: a cell
+// per (rule, pool, outcome), found by arithmetic rather than hashing. A
+// cell points at the counter of its series, shared by every version of
+// the record, so a reload that recompiles it keeps counting in the same
+// series.
+type recordCells struct {
+	zone  string // origin of the record's zone
+	rec   *pools.Record
+	cells []atomic.Pointer[atomic.Uint64]
+}
+
+// index is d's cell, or -1 when d does not fit the record (it always
+// does; the slow path would still count it).
+func (rc *recordCells) index(d *pools.Decision) int {
+	rule, pool := 0, 0
+	if d.Rule != nil {
+		if d.Rule.Index < 0 || d.Rule.Index >= len(rc.rec.Rules) {
+			return -1
+		}
+		rule = d.Rule.Index + 1
+	}
+	if d.Pool != nil {
+		for i, p := range rc.rec.Pools {
+			if p == d.Pool {
+				pool = i + 1
+				break
+			}
+		}
+		if pool == 0 {
+			return -1
+		}
+	}
+	return (rule*(len(rc.rec.Pools)+1)+pool)*nOutcomes + int(d.Outcome)
+}
+
+// lookup finds counters by the pointers a query carries: hashing a
+// pointer is much cheaper than hashing names. It is immutable once
+// published; the nil zone key stands for names outside every zone.
+type lookup struct {
+	zones   map[*zones.Zone]*zoneCounters
+	records map[*pools.Record]*recordCells
+}
+
+// metrics holds the query counters. The query path loads one lookup
+// table, reads two maps and does atomic adds; the mutex is taken only the
+// first time a zone version, record version or decision is seen, to
+// publish a new table. Entries for versions no longer served are dropped
+// then, so old snapshots are not kept alive.
+type metrics struct {
+	fast    atomic.Pointer[lookup]
+	current func() *zones.Set // the set served, to tell live versions from old ones
+
+	mu          sync.Mutex // serialises publishing fast; guards the maps below
+	zonesByName map[string]*zoneCounters
+	decisions   map[decisionKey]*atomic.Uint64
+
+	ecs       [2]atomic.Uint64 // [absent, present]
+	truncated atomic.Uint64
+}
+
+func (m *metrics) init(current func() *zones.Set) {
+	m.current = current
+	m.zonesByName = map[string]*zoneCounters{}
+	m.decisions = map[decisionKey]*atomic.Uint64{}
+	m.fast.Store(&lookup{zones: map[*zones.Zone]*zoneCounters{}, records: map[*pools.Record]*recordCells{}})
+}
+
+// zone returns the counters of z (nil: outside every zone).
+func (m *metrics) zone(z *zones.Zone) *zoneCounters {
+	if c := m.fast.Load().zones[z]; c != nil {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.fast.Load()
+	if c := old.zones[z]; c != nil {
+		return c
+	}
+	origin := ""
+	if z != nil {
+		origin = z.Origin
+	}
+	c := m.zonesByName[origin]
+	if c == nil {
+		c = new(zoneCounters)
+		m.zonesByName[origin] = c
+	}
+	cur := m.current()
+	next := &lookup{zones: make(map[*zones.Zone]*zoneCounters, len(old.zones)+1), records: old.records}
+	for zp, zc := range old.zones {
+		if zp == nil || cur.Zone(zp.Origin) == zp {
+			next.zones[zp] = zc
+		}
+	}
+	next.zones[z] = c
+	m.fast.Store(next)
+	return c
+}
+
+// record returns the decision cells of r.
+func (m *metrics) record(r *pools.Record) *recordCells {
+	if rc := m.fast.Load().records[r]; rc != nil {
+		return rc
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.fast.Load()
+	if rc := old.records[r]; rc != nil {
+		return rc
+	}
+	live := map[*pools.Record]string{} // record → origin of its zone
+	for _, z := range m.current().Zones() {
+		for _, rec := range z.Records {
+			if rec.Policy != nil {
+				live[rec.Policy] = z.Origin
+			}
+		}
+	}
+	next := &lookup{zones: old.zones, records: make(map[*pools.Record]*recordCells, len(old.records)+1)}
+	for rp, rc := range old.records {
+		if _, ok := live[rp]; ok {
+			next.records[rp] = rc
+		}
+	}
+	zone, ok := live[r]
+	if !ok {
+		// A version replaced while its query was in flight: its zone is
+		// the served zone that holds its name.
+		zone = m.zoneOf(r.Name)
+	}
+	rc := &recordCells{zone: zone, rec: r, cells: make([]atomic.Pointer[atomic.Uint64], (len(r.Rules)+1)*(len(r.Pools)+1)*nOutcomes)}
+	next.records[r] = rc
+	m.fast.Store(next)
+	return rc
+}
+
+func (m *metrics) zoneOf(name string) string {
+	best := ""
+	for _, z := range m.current().Zones() {
+		if dns.IsSubDomain(z.Origin, name) && len(z.Origin) > len(best) {
+			best = z.Origin
+		}
+	}
+	return best
+}
+
+// series returns the counter of one decision series.
+func (m *metrics) series(k decisionKey) *atomic.Uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.decisions[k]
+	if c == nil {
+		c = new(atomic.Uint64)
+		m.decisions[k] = c
+	}
+	return c
+}
+
+// decision counts d.
+func (m *metrics) decision(d *pools.Decision) {
+	rc := m.record(d.Record)
+	i := rc.index(d)
+	if i >= 0 {
+		if c := rc.cells[i].Load(); c != nil {
+			c.Add(1)
+			return
+		}
+	}
+	k := decisionKey{zone: rc.zone, record: d.Record.Name, typ: d.Record.Type, rule: -1, outcome: d.Outcome}
+	if d.Rule != nil {
+		k.rule = d.Rule.Index
+	}
+	if d.Pool != nil {
+		k.pool = d.Pool.ID
+	}
+	c := m.series(k)
+	if i >= 0 {
+		rc.cells[i].Store(c)
+	}
+	c.Add(1)
+}
+
+// Respond builds the response to req from src, or returns nil when the
+// query must be dropped. tcp says whether the answer goes over TCP (no size
+// limit). The query is counted in the metrics and, when sampled, logged.
+func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
+	q := queryInfo{client: src, tcp: tcp}
+	if l := s.qlog.Load(); l != nil && l.Sample() {
+		q.log, q.start = l, time.Now()
+	}
+	m := s.respond(req, &q)
+	if m != nil {
+		q.rcode, q.truncated = m.Rcode, m.Truncated
+		s.account(&q)
+	}
+	return m
+}
+
+// account counts one answered query and hands it to the query log when
+// it was sampled. It is the one place every answering path reports to;
+// it takes no locks (after a zone or decision's first query) and does not
+// allocate.
+func (s *Server) account(q *queryInfo) {
+	m := &s.metrics
+	t := 0
+	if q.tcp {
+		t = 1
+	}
+	m.zone(q.zone).queries[t][qtypeBucket(q.qtype)][rcodeBucket(q.rcode)].Add(1)
+	if q.ecs {
+		m.ecs[1].Add(1)
+	} else {
+		m.ecs[0].Add(1)
+	}
+	if q.truncated {
+		m.truncated.Add(1)
+	}
+	if q.dynamic && q.decision.Record != nil {
+		m.decision(&q.decision)
+	}
+	if q.log != nil {
+		s.logQuery(q)
+	}
+}
+
+// logQuery queues q's query log line; the log drops it, and counts the
+// drop, when its writer is behind.
+func (s *Server) logQuery(q *queryInfo) {
+	e := querylog.Entry{
+		Time: q.start, Client: q.client, QName: q.qname, QType: q.qtype, Rcode: q.rcode,
+		TCP: q.tcp, Latency: time.Since(q.start),
+	}
+	if q.zone != nil {
+		e.Zone = q.zone.Origin
+	}
+	if q.ecs {
+		e.ECS = q.ecsPrefix
+	}
+	if q.dynamic {
+		e.Outcome = q.decision.Outcome.String()
+		e.Values = q.decision.Answer
+		if q.decision.Pool != nil {
+			e.Pool = q.decision.Pool.ID
+		}
+	}
+	q.log.Write(&e)
+}
+
+// SetQueryLog sets where sampled queries are logged (nil: nowhere). The
+// caller closes the previous log, after this returns.
+func (s *Server) SetQueryLog(l *querylog.Log) { s.qlog.Store(l) }

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	queriesDesc = prometheus.NewDesc("meridian_dns_queries_total",
+		`DNS queries answered, by zone ("" outside every zone served), query type, response code and transport.`,
+		[]string{"zone", "qtype", "rcode", "transport"}, nil)
+	decisionsDesc = prometheus.NewDesc("meridian_dns_dynamic_decisions_total",
+		`Answers chosen by dynamic records, by zone, record name and type, rule index ("" when none matched), pool ("" for fail-open) and outcome (pool, fallback, nearest, failopen, norule).`,
+		[]string{"zone", "record", "type", "rule", "pool", "outcome"}, nil)
+	ecsDesc = prometheus.NewDesc("meridian_dns_ecs_queries_total",
+		"DNS queries answered, by whether they carried an EDNS Client Subnet option (present, absent).",
+		[]string{"ecs"}, nil)
+	truncatedDesc = prometheus.NewDesc("meridian_dns_truncated_responses_total",
+		"UDP responses sent truncated (TC set) because they did not fit the client's buffer.", nil, nil)
+)
+
+// Collector returns the collector of the server's query metrics. It reads
+// the counters at scrape time; series appear with their first query.
+func (s *Server) Collector() prometheus.Collector { return collector{s} }
+
+type collector struct{ s *Server }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queriesDesc
+	ch <- decisionsDesc
+	ch <- ecsDesc
+	ch <- truncatedDesc
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	m := &c.s.metrics
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for zone, zc := range m.zonesByName {
+		for t := range zc.queries {
+			for qt := range zc.queries[t] {
+				for rc := range zc.queries[t][qt] {
+					if v := zc.queries[t][qt][rc].Load(); v > 0 {
+						ch <- prometheus.MustNewConstMetric(queriesDesc, prometheus.CounterValue, float64(v),
+							zone, qtypeNames[qt], rcodeNames[rc], transportNames[t])
+					}
+				}
+			}
+		}
+	}
+	for k, v := range m.decisions {
+		rule := ""
+		if k.rule >= 0 {
+			rule = strconv.Itoa(k.rule)
+		}
+		ch <- prometheus.MustNewConstMetric(decisionsDesc, prometheus.CounterValue, float64(v.Load()),
+			k.zone, k.record, dns.TypeToString[k.typ], rule, k.pool, k.outcome.String())
+	}
+	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs[0].Load()), "absent")
+	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs[1].Load()), "present")
+	ch <- prometheus.MustNewConstMetric(truncatedDesc, prometheus.CounterValue, float64(m.truncated.Load()))
+}
