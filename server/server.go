@@ -34,6 +34,10 @@ type Options struct {
 	NSID    string   // RFC 5001 NSID payload; "" disables NSID, hostname.bind and id.server
 	Version string   // version.bind answer; "" answers REFUSED
 
+	// UDPSockets is the number of UDP sockets per listen address, each
+	// read by its own goroutine; 0 means one per CPU Go uses (GOMAXPROCS).
+	UDPSockets int
+
 	TCPMaxConns    int           // TCP connections open at once over all listeners
 	TCPIdleTimeout time.Duration // close a TCP connection idle this long between queries
 	TCPReadTimeout time.Duration // time allowed for the first query on a connection
@@ -67,8 +71,9 @@ type Server struct {
 	qlog    atomic.Pointer[querylog.Log] // nil: no query log
 	metrics metrics
 
-	mu      sync.Mutex // guards servers and addrs
-	servers []*dns.Server
+	mu      sync.Mutex // guards udp, servers and addrs
+	udp     []*udpListener
+	servers []*dns.Server // TCP
 	addrs   []net.Addr
 	tcpConn atomic.Int64 // TCP connections open, over all listeners
 }
@@ -109,13 +114,15 @@ func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, addr := range o.Listen {
-		pc, tl, err := listenBoth(addr)
+		conns, tl, err := listenBoth(addr, udpSockets(o))
 		if err != nil {
 			s.closeLocked()
 			return err
 		}
-		s.addrs = append(s.addrs, pc.LocalAddr())
-		udp := &dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: accept, UDPSize: int(o.UDPSize)}
+		s.addrs = append(s.addrs, conns[0].LocalAddr())
+		udp := &udpListener{s: s, conns: conns}
+		s.udp = append(s.udp, udp)
+		udp.start()
 		tcp := &dns.Server{
 			Listener:      &limitListener{Listener: tl, max: int64(o.TCPMaxConns), open: &s.tcpConn},
 			Handler:       s,
@@ -123,37 +130,37 @@ func (s *Server) Start() error {
 			ReadTimeout:   o.TCPReadTimeout,
 			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
 		}
-		for _, srv := range []*dns.Server{udp, tcp} {
-			started := make(chan struct{})
-			srv.NotifyStartedFunc = func() { close(started) }
-			s.servers = append(s.servers, srv)
-			go func() {
-				if err := srv.ActivateAndServe(); err != nil {
-					s.log.Error("dns listener stopped", "addr", pc.LocalAddr().String(), "err", err)
-				}
-			}()
-			<-started
-		}
-		s.log.Info("listening", "addr", pc.LocalAddr().String(), "transports", "udp,tcp")
+		started := make(chan struct{})
+		tcp.NotifyStartedFunc = func() { close(started) }
+		s.servers = append(s.servers, tcp)
+		go func() {
+			if err := tcp.ActivateAndServe(); err != nil {
+				s.log.Error("dns listener stopped", "addr", tl.Addr().String(), "err", err)
+			}
+		}()
+		<-started
+		s.log.Info("listening", "addr", conns[0].LocalAddr().String(), "transports", "udp,tcp", "udp_sockets", len(conns))
 	}
 	return nil
 }
 
-// listenBoth binds addr on UDP and then TCP on the port UDP got, so that
-// port 0 yields one port for both transports. With port 0 the kernel's
-// pick may be taken on TCP; it tries again a few times.
-func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+// listenBoth binds addr on UDP (n sockets) and then TCP on the port UDP
+// got, so that port 0 yields one port for both transports. With port 0
+// the kernel's pick may be taken on TCP; it tries again a few times.
+func listenBoth(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	_, port, _ := net.SplitHostPort(addr)
 	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", addr)
+		conns, err := listenUDP(addr, n)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
 		}
-		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		tl, err := net.Listen("tcp", conns[0].LocalAddr().String())
 		if err == nil {
-			return pc, tl, nil
+			return conns, tl, nil
 		}
-		pc.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		if port != "0" || try == 10 {
 			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
 		}
@@ -173,20 +180,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
+	for _, u := range s.udp {
+		if err := u.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, srv := range s.servers {
 		if err := srv.ShutdownContext(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	s.servers = nil
+	s.udp, s.servers = nil, nil
 	return errors.Join(errs...)
 }
 
 func (s *Server) closeLocked() {
+	for _, u := range s.udp {
+		u.shutdown(context.Background())
+	}
 	for _, srv := range s.servers {
 		srv.Shutdown()
 	}
-	s.servers, s.addrs = nil, nil
+	s.udp, s.servers, s.addrs = nil, nil, nil
 }
 
 // accept decides what to do with a message before it is fully unpacked:

@@ -60,11 +60,11 @@ type Query struct {
 }
 
 // choose runs the policy of d for the query and notes the decision.
-func (q *Query) choose(d *pools.Record) []dns.RR {
-	h := q.Health
-	if h == nil {
-		h = pools.AllUp{}
-	}
+//
+// h is passed apart from q, rather than read from q.Health, so that the
+// Health interface escaping into Select does not drag q's other pointers
+// (the client, the result) to the heap with it.
+func (q *Query) choose(d *pools.Record, h pools.Health) []dns.RR {
 	dec := d.Select(q.Client, h, q.Trace)
 	if !q.res.Dynamic {
 		q.res.Dynamic, q.res.Decision = true, dec
@@ -92,18 +92,38 @@ func (s *Set) Lookup(qname string, qtype uint16) Result {
 // DNAME substitutions) through every zone of the set. qname is the name as
 // asked; synthesised owners keep its case.
 func (s *Set) LookupFor(qname string, qtype uint16, q Query) Result {
+	return s.lookup(qname, lower(qname), qtype, q.Client, q.Trace, q.Health, nil)
+}
+
+// LookupLower is LookupFor without a trace, for a caller that has lname,
+// qname in lower case, at hand: the query path. Neither string is kept
+// after it returns, except as the owner of synthesised RRs (wildcards,
+// ALIAS, DNAME). A CNAME chain's answer is assembled in buf (when it has
+// room), so that lookups allocate nothing for static, negative and
+// dynamic answers alike.
+func (s *Set) LookupLower(qname, lname string, qtype uint16, c *pools.Client, h pools.Health, buf []dns.RR) Result {
+	return s.lookup(qname, lname, qtype, c, nil, h, buf)
+}
+
+// lookup takes the health apart from the rest of the query: escape
+// analysis does not tell struct fields apart, and the Health interface
+// escapes into Select, which would take the client and the result with it.
+func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *pools.Trace, h pools.Health, buf []dns.RR) Result {
 	var res Result
-	q.res = &res
-	lname := lower(qname)
+	q := Query{Client: c, Trace: tr, res: &res}
 	z := s.find(lname, qtype)
 	if z == nil {
 		return Result{Kind: Refused}
 	}
-	st := z.lookup(qname, lname, qtype, &q)
+	if h == nil {
+		h = pools.AllUp{}
+	}
+	st := z.lookup(qname, lname, qtype, &q, h)
 	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
 	if st.next == "" {
 		return res
 	}
+	res.Answer = append(buf[:0], res.Answer...)
 	var seen [maxChain + 1]string
 	seen[0] = lname
 	for hop := 1; st.next != "" && hop <= maxChain; hop++ {
@@ -119,7 +139,7 @@ func (s *Set) LookupFor(qname string, qtype uint16, q Query) Result {
 		if tz == nil {
 			return res // leaves our zones: the resolver continues from here
 		}
-		st = tz.lookup(name, lname, qtype, &q)
+		st = tz.lookup(name, lname, qtype, &q, h)
 		if st.kind == Delegation {
 			return res
 		}
@@ -161,11 +181,11 @@ func (s *Set) find(lname string, qtype uint16) *Zone {
 
 // lookup resolves one name in z, walking from the apex down so that a
 // delegation cut or DNAME is found before wildcard or negative logic runs.
-func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query) step {
+func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query, h pools.Health) step {
 	var starts [128]int
 	k := labelStarts(lname, len(lname)-len(z.Origin), &starts)
 	if k == 0 {
-		return z.answerFrom(z.apex, qname, qtype, false, q)
+		return z.answerFrom(z.apex, qname, qtype, false, q, h)
 	}
 	if z.apex.dname != nil {
 		return z.dnameStep(z.apex, qname)
@@ -174,20 +194,20 @@ func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query) step {
 	for j := k - 1; j >= 0; j-- {
 		n := z.nodes[lname[starts[j]:]]
 		if n == nil {
-			return z.noSuchName(ce, qname, qtype, q)
+			return z.noSuchName(ce, qname, qtype, q, h)
 		}
 		if n.cut && (j > 0 || qtype != dns.TypeDS) {
 			return z.referral(n)
 		}
 		if j == 0 {
-			return z.answerFrom(n, qname, qtype, false, q)
+			return z.answerFrom(n, qname, qtype, false, q, h)
 		}
 		if n.dname != nil {
 			return z.dnameStep(n, qname)
 		}
 		ce = n
 	}
-	return z.answerFrom(ce, qname, qtype, false, q) // unreachable: j == 0 returns
+	return z.answerFrom(ce, qname, qtype, false, q, h) // unreachable: j == 0 returns
 }
 
 // labelStarts records the offsets of the labels of name that lie before
@@ -212,7 +232,7 @@ func labelStarts(name string, end int, starts *[128]int) int {
 // answerFrom answers qtype from node n. With synth, n is a wildcard and the
 // RRs are copied with qname as owner (RFC 4592). Dynamic records choose
 // their RRs for the query's client.
-func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Query) step {
+func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Query, h pools.Health) step {
 	own := func(rrs []dns.RR) []dns.RR {
 		if !synth {
 			return rrs
@@ -220,9 +240,9 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 		return withOwner(rrs, qname, 0)
 	}
 	if c := n.get(dns.TypeCNAME); c != nil && qtype != dns.TypeCNAME {
-		rrs := z.rrsFor(n, c, q)
+		rrs := z.rrsFor(n, c, q, h)
 		if len(rrs) == 0 {
-			return step{kind: NoData, ns: []dns.RR{z.neg}}
+			return step{kind: NoData, ns: z.negNs}
 		}
 		return step{kind: Success, answer: own(rrs), next: rrs[0].(*dns.CNAME).Target}
 	}
@@ -235,40 +255,40 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 		}
 	}
 	if s := n.get(qtype); s != nil {
-		rrs := z.rrsFor(n, s, q)
+		rrs := z.rrsFor(n, s, q, h)
 		if len(rrs) == 0 {
-			return step{kind: NoData, ns: []dns.RR{z.neg}}
+			return step{kind: NoData, ns: z.negNs}
 		}
 		return step{kind: Success, answer: own(rrs), extra: s.extra}
 	}
 	if n.alias != "" && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		if t := z.nodes[n.alias]; t != nil {
 			if s := t.get(qtype); s != nil {
-				if rrs := z.rrsFor(t, s, q); len(rrs) > 0 {
+				if rrs := z.rrsFor(t, s, q, h); len(rrs) > 0 {
 					return step{kind: Success, answer: withOwner(rrs, qname, n.aliasTTL)}
 				}
 			}
 		}
 	}
-	return step{kind: NoData, ns: []dns.RR{z.neg}}
+	return step{kind: NoData, ns: z.negNs}
 }
 
 // rrsFor returns the RRs of set s at node n: the static RRset, or for a
 // dynamic record with a client, the policy's choice.
-func (z *Zone) rrsFor(n *node, s *rrset, q *Query) []dns.RR {
+func (z *Zone) rrsFor(n *node, s *rrset, q *Query, h pools.Health) []dns.RR {
 	if s.dyn == nil || q.Client == nil {
 		return s.rrs
 	}
-	return q.choose(s.dyn)
+	return q.choose(s.dyn, h)
 }
 
 // noSuchName handles a name that does not exist below closest encloser ce:
 // wildcard synthesis when ce has a "*" child, else NXDOMAIN.
-func (z *Zone) noSuchName(ce *node, qname string, qtype uint16, q *Query) step {
+func (z *Zone) noSuchName(ce *node, qname string, qtype uint16, q *Query, h pools.Health) step {
 	if ce.wild != nil {
-		return z.answerFrom(ce.wild, qname, qtype, true, q)
+		return z.answerFrom(ce.wild, qname, qtype, true, q, h)
 	}
-	return step{kind: NameError, ns: []dns.RR{z.neg}}
+	return step{kind: NameError, ns: z.negNs}
 }
 
 func (z *Zone) referral(cut *node) step {

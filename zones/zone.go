@@ -21,6 +21,7 @@ type Zone struct {
 	Records []*Record
 
 	neg   *dns.SOA // SOA for negative answers: TTL = min(SOA TTL, minimum)
+	negNs []dns.RR // neg as an authority section, shared by every answer
 	nodes map[string]*node
 	apex  *node
 	hash  [32]byte // content hash, SOA serial excluded
@@ -82,6 +83,7 @@ func compile(origin, path string, records []*Record, soa *dns.SOA) *Zone {
 	neg := *z.SOA
 	neg.Hdr.Ttl = min(z.SOA.Hdr.Ttl, z.SOA.Minttl)
 	z.neg = &neg
+	z.negNs = []dns.RR{z.neg}
 	for _, n := range z.nodes {
 		sort.Slice(n.sets, func(i, j int) bool { return n.sets[i].typ < n.sets[j].typ })
 		for i := range n.sets {

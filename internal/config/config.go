@@ -55,9 +55,14 @@ type Node struct {
 type DNS struct {
 	Listen  []string `yaml:"listen"`   // host:port addresses, each served on UDP and TCP
 	UDPSize uint16   `yaml:"udp_size"` // EDNS buffer size advertised; UDP answers never exceed it (at least 512)
-	NSID    string   `yaml:"nsid"`     // RFC 5001 NSID payload (text); empty turns NSID, hostname.bind and id.server off
-	Version string   `yaml:"version"`  // CHAOS TXT version.bind answer; empty answers REFUSED
-	TCP     TCP      `yaml:"tcp"`
+	// UDPSockets is the number of UDP sockets bound to each listen address
+	// (SO_REUSEPORT; the kernel spreads clients over them), each read and
+	// answered by its own goroutine. 0 means one per CPU the process may
+	// use (GOMAXPROCS). Changes apply at restart.
+	UDPSockets int    `yaml:"udp_sockets"`
+	NSID       string `yaml:"nsid"`    // RFC 5001 NSID payload (text); empty turns NSID, hostname.bind and id.server off
+	Version    string `yaml:"version"` // CHAOS TXT version.bind answer; empty answers REFUSED
+	TCP        TCP    `yaml:"tcp"`
 }
 
 // TCP bounds what TCP clients can hold.
@@ -315,6 +320,9 @@ func (c *Config) validate() error {
 		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			bad("dns.listen", "%q: invalid port", l)
 		}
+	}
+	if c.DNS.UDPSockets < 0 || c.DNS.UDPSockets > 1024 {
+		bad("dns.udp_sockets", "%d is not between 0 and 1024", c.DNS.UDPSockets)
 	}
 	if c.DNS.UDPSize < 512 {
 		bad("dns.udp_size", "%d is below the minimum of 512", c.DNS.UDPSize)

@@ -295,8 +295,8 @@ configuration stays in force. These keys take effect on SIGHUP:
 ¦geoip.databases¦, and the health-check defaults ¦health.interval¦,
 ¦timeout¦, ¦rise¦, ¦fall¦, ¦expect¦ and ¦tls_verify¦ (an endpoint whose check
 settings change is a new endpoint: it starts again from ¦health.assume¦).
-Every other key needs a restart: ¦node.*¦, ¦dns.listen¦ and
-¦dns.tcp.max_connections¦ (a reload that changes them logs a warning),
+Every other key needs a restart: ¦node.*¦, ¦dns.listen¦, ¦dns.udp_sockets¦
+and ¦dns.tcp.max_connections¦ (a reload that changes them logs a warning),
 ¦dns.tcp.read_timeout¦, ¦zones.watch¦ and ¦zones.debounce¦ (the watcher also
 keeps watching the old ¦zones.dir¦ until a restart), ¦state_dir¦,
 ¦log.format¦, ¦health.assume¦, ¦health.concurrency¦, ¦api.*¦ and ¦mesh.*¦.

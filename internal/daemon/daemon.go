@@ -89,6 +89,7 @@ func serverOptions(c *config.Config) server.Options {
 	return server.Options{
 		Listen:         c.DNS.Listen,
 		UDPSize:        c.DNS.UDPSize,
+		UDPSockets:     c.DNS.UDPSockets,
 		NSID:           c.DNS.NSID,
 		Version:        c.DNS.Version,
 		TCPMaxConns:    c.DNS.TCP.MaxConnections,
@@ -208,8 +209,9 @@ func (d *Daemon) ReloadConfig() error {
 		d.log.Error("config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections {
-		d.log.Warn("dns.listen and dns.tcp.max_connections change only on restart")
+	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections ||
+		c.DNS.UDPSockets != old.DNS.UDPSockets {
+		d.log.Warn("dns.listen, dns.udp_sockets and dns.tcp.max_connections change only on restart")
 	}
 	var ql *querylog.Log
 	newQueryLog := c.Log.Queries != old.Log.Queries

@@ -1,0 +1,351 @@
+package server
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/meridiandns/meridian/pools"
+	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
+)
+
+// The UDP fast path answers the queries that make up nearly all of an
+// authoritative server's traffic — one question in class IN, at most an
+// OPT with ECS, NSID, cookie or padding options — without unpacking them
+// into a dns.Msg: it reads the header, the question and the OPT in place,
+// looks the name up and packs the answer into a buffer it reuses. It gives
+// up, and the general path (unpack, Respond, pack) answers instead,
+// whenever a query or an answer is anything else: other classes and
+// opcodes, EDNS versions, malformed or unusual options, names that need
+// escaping, referrals, and answers that would not fit uncompressed. Both
+// paths give the same response; fastpath_test.go checks that they do.
+
+// fastVerdict says what the fast path made of a packet.
+type fastVerdict int
+
+const (
+	fastAnswer fastVerdict = iota // answered by the fast path
+	fastDrop                      // not answered at all (a response, or no header)
+	fastSlow                      // answer with the general path
+)
+
+// wireQuery is what the fast path reads from a query packet.
+type wireQuery struct {
+	id      uint16
+	flags   uint16 // of the query
+	qend    int    // offset just past the question
+	qtype   uint16
+	nameLen int // length of the presentation name in worker.name
+
+	edns    bool
+	udpSize uint16
+	nsid    bool // NSID asked for
+	ecs     bool // ECS present
+	ecsFam  uint16
+	ecsSrc  uint8
+	ecsAddr [16]byte // the address, zero beyond the source prefix
+}
+
+// worker is the per-socket state of the fast path: buffers reused for
+// every packet, so answering allocates nothing. A worker is used by one
+// goroutine at a time.
+type worker struct {
+	s     *Server
+	q     wireQuery
+	name  [256]byte // query name as asked, presentation format
+	low   [256]byte // the same in lower case
+	msg   dns.Msg   // the response, packed into out
+	qs    [1]dns.Question
+	chain [16]dns.RR // a CNAME chain's answer is assembled here
+	out   []byte
+}
+
+func newWorker(s *Server) *worker {
+	return &worker{s: s, out: make([]byte, dns.MaxMsgSize)}
+}
+
+// answer returns the response to pkt from src, or nil when no response is
+// to be sent. The result is valid until the next call.
+func (w *worker) answer(pkt []byte, src netip.Addr) []byte {
+	out, v := w.fast(pkt, src)
+	switch v {
+	case fastAnswer:
+		return out
+	case fastDrop:
+		return nil
+	}
+	return w.slow(pkt, src)
+}
+
+// plainName marks the bytes a name label may hold on the fast path: those
+// that presentation format writes as themselves.
+var plainName = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['-'], t['_'], t['*'] = true, true, true
+	return t
+}()
+
+// parse reads the header, question and OPT of pkt into w.q.
+func (w *worker) parse(pkt []byte) fastVerdict {
+	if len(pkt) < 12 {
+		return fastDrop // no header: nothing to answer to
+	}
+	q := &w.q
+	*q = wireQuery{}
+	q.id = binary.BigEndian.Uint16(pkt)
+	q.flags = binary.BigEndian.Uint16(pkt[2:])
+	if q.flags&0x8000 != 0 {
+		return fastDrop // a response: answering invites loops
+	}
+	if (q.flags>>11)&0xF != dns.OpcodeQuery ||
+		binary.BigEndian.Uint16(pkt[4:]) != 1 || binary.BigEndian.Uint16(pkt[6:]) != 0 ||
+		binary.BigEndian.Uint16(pkt[8:]) != 0 {
+		return fastSlow
+	}
+	ar := binary.BigEndian.Uint16(pkt[10:])
+	if ar > 1 {
+		return fastSlow
+	}
+	off, n, wire := 12, 0, 0
+	for {
+		if off >= len(pkt) {
+			return fastSlow
+		}
+		l := int(pkt[off])
+		off++
+		if l == 0 {
+			break
+		}
+		wire += l + 1
+		if l > 63 || off+l > len(pkt) || wire > 254 {
+			return fastSlow // compression pointer, bad label or too long
+		}
+		for _, c := range pkt[off : off+l] {
+			if !plainName[c] {
+				return fastSlow
+			}
+			w.name[n] = c
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			w.low[n] = c
+			n++
+		}
+		w.name[n], w.low[n] = '.', '.'
+		n++
+		off += l
+	}
+	if n == 0 || off+4 > len(pkt) {
+		return fastSlow // the root, or a truncated question
+	}
+	q.nameLen = n
+	q.qtype = binary.BigEndian.Uint16(pkt[off:])
+	if binary.BigEndian.Uint16(pkt[off+2:]) != dns.ClassINET {
+		return fastSlow
+	}
+	switch q.qtype {
+	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return fastSlow
+	}
+	off += 4
+	q.qend = off
+	if ar == 0 {
+		if off != len(pkt) {
+			return fastSlow
+		}
+		return fastAnswer
+	}
+	return w.parseOPT(pkt[off:])
+}
+
+// parseOPT reads the OPT pseudo-RR that makes up the rest of the packet.
+func (w *worker) parseOPT(b []byte) fastVerdict {
+	q := &w.q
+	// root owner, type, class (UDP size), TTL (ext rcode, version, flags), rdlength
+	if len(b) < 11 || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != dns.TypeOPT || b[6] != 0 {
+		return fastSlow // another RR, or EDNS version > 0 (BADVERS)
+	}
+	q.edns = true
+	q.udpSize = binary.BigEndian.Uint16(b[3:])
+	rd := b[11:]
+	if int(binary.BigEndian.Uint16(b[9:])) != len(rd) {
+		return fastSlow
+	}
+	for len(rd) > 0 {
+		if len(rd) < 4 {
+			return fastSlow
+		}
+		code, l := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
+		if 4+l > len(rd) {
+			return fastSlow
+		}
+		data := rd[4 : 4+l]
+		rd = rd[4+l:]
+		switch code {
+		case dns.EDNS0NSID:
+			q.nsid = true
+		case dns.EDNS0SUBNET:
+			if q.ecs || !w.parseECS(data) {
+				return fastSlow
+			}
+		case dns.EDNS0COOKIE:
+			if l < 8 || l > 40 {
+				return fastSlow
+			}
+		case dns.EDNS0PADDING:
+		default:
+			return fastSlow
+		}
+	}
+	return fastAnswer
+}
+
+// parseECS reads an ECS option that the general path would accept as it
+// is; false leaves the rest (errors included) to the general path.
+func (w *worker) parseECS(b []byte) bool {
+	q := &w.q
+	if len(b) < 4 || b[3] != 0 { // a query's scope must be 0
+		return false
+	}
+	fam, src := binary.BigEndian.Uint16(b), int(b[2])
+	addr := b[4:]
+	bits := 0
+	switch fam {
+	case 0:
+		if src != 0 || len(addr) != 0 {
+			return false
+		}
+	case 1:
+		bits = 32
+	case 2:
+		bits = 128
+	default:
+		return false
+	}
+	if src > bits || len(addr) != (src+7)/8 {
+		return false
+	}
+	if len(addr) > 0 && src%8 != 0 && addr[len(addr)-1]&(0xFF>>(src%8)) != 0 {
+		return false // bits set beyond the source prefix
+	}
+	q.ecs, q.ecsFam, q.ecsSrc = true, fam, uint8(src)
+	copy(q.ecsAddr[:], addr)
+	return true
+}
+
+// ecsClient is the ECS address, when the query has one with a non-zero
+// source prefix.
+func (q *wireQuery) ecsClient() (netip.Addr, bool) {
+	switch {
+	case !q.ecs || q.ecsSrc == 0:
+		return netip.Addr{}, false
+	case q.ecsFam == 1:
+		return netip.AddrFrom4([4]byte(q.ecsAddr[:4])), true
+	}
+	return netip.AddrFrom16(q.ecsAddr).Unmap(), true
+}
+
+// fast answers pkt when it can.
+func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
+	if v := w.parse(pkt); v != fastAnswer {
+		return nil, v
+	}
+	s, q := w.s, &w.q
+	info := queryInfo{client: src, qtype: q.qtype, ecs: q.ecs}
+	if l := s.qlog.Load(); l != nil && l.Sample() {
+		info.log, info.start = l, time.Now()
+	}
+	qname := unsafe.String(&w.name[0], q.nameLen)
+	lname := unsafe.String(&w.low[0], q.nameLen)
+	client := src
+	if a, ok := q.ecsClient(); ok {
+		client = a
+	}
+	c := pools.NewClient(client, s.geo.Load())
+	res := s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0])
+	if res.Kind == zones.Delegation {
+		return nil, fastSlow // referral glue has its own truncation rule
+	}
+	o := s.opts.Load()
+	m := &w.msg
+	*m = dns.Msg{}
+	m.Id = q.id
+	m.Response = true
+	m.RecursionDesired = q.flags&0x0100 != 0
+	m.CheckingDisabled = q.flags&0x0010 != 0
+	w.qs[0] = dns.Question{Name: qname, Qtype: q.qtype, Qclass: dns.ClassINET}
+	m.Question = w.qs[:]
+	switch res.Kind {
+	case zones.Refused:
+		m.Rcode = dns.RcodeRefused
+	case zones.NameError:
+		m.Rcode = dns.RcodeNameError
+	case zones.YXDomain:
+		m.Rcode = dns.RcodeYXDomain
+	}
+	if res.Kind != zones.Refused {
+		m.Authoritative = true
+		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
+	}
+	out, err := m.PackBuffer(w.out)
+	if err != nil {
+		return nil, fastSlow
+	}
+	limit := dns.MinMsgSize
+	if q.edns {
+		limit = max(dns.MinMsgSize, int(min(q.udpSize, o.UDPSize)))
+		out = w.appendOPT(out, o, &res)
+	}
+	if len(out) > limit {
+		return nil, fastSlow // truncation (and compression) are the general path's
+	}
+	info.rcode = m.Rcode
+	switch {
+	case q.ecs && q.ecsFam == 1:
+		info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom4([4]byte(q.ecsAddr[:4])), int(q.ecsSrc))
+	case q.ecs && q.ecsFam == 2:
+		info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr).Unmap(), int(q.ecsSrc))
+	}
+	if info.log != nil {
+		info.qname = string(w.name[:q.nameLen]) // the log outlives the buffer
+	}
+	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, res.Decision
+	s.account(&info)
+	return out, fastAnswer
+}
+
+// appendOPT appends our OPT record to the packed message out and counts it
+// in ARCOUNT: our buffer size, NSID when asked for and configured, and the
+// ECS option echoed with the answer's scope (see echoSubnet).
+func (w *worker) appendOPT(out []byte, o *Options, res *zones.Result) []byte {
+	q := &w.q
+	start := len(out)
+	out = append(out, 0, 0, byte(dns.TypeOPT), byte(o.UDPSize>>8), byte(o.UDPSize), 0, 0, 0, 0, 0, 0)
+	if o.NSID != "" && q.nsid {
+		out = binary.BigEndian.AppendUint16(out, dns.EDNS0NSID)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(o.NSID)))
+		out = append(out, o.NSID...)
+	}
+	if q.ecs {
+		scope := 0
+		if res.Dynamic && q.ecsSrc > 0 {
+			scope = res.Scope
+		}
+		n := (int(q.ecsSrc) + 7) / 8
+		out = binary.BigEndian.AppendUint16(out, dns.EDNS0SUBNET)
+		out = binary.BigEndian.AppendUint16(out, uint16(4+n))
+		out = binary.BigEndian.AppendUint16(out, q.ecsFam)
+		out = append(out, q.ecsSrc, byte(scope))
+		out = append(out, q.ecsAddr[:n]...)
+	}
+	binary.BigEndian.PutUint16(out[start+9:], uint16(len(out)-start-11))
+	binary.BigEndian.PutUint16(out[10:], binary.BigEndian.Uint16(out[10:])+1)
+	return out
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// udpReadBuffer is the socket receive buffer asked of the kernel (which
+// caps it at net.core.rmem_max): room for bursts while a reader is busy.
+const udpReadBuffer = 4 << 20
+
+// udpListener serves one listen address over UDP with several sockets
+// bound to the same port (SO_REUSEPORT, where the kernel spreads queries
+// over them by flow), each read by one goroutine that also answers: no
+// goroutine per packet, no channel hand-off.
+type udpListener struct {
+	s     *Server
+	conns []*net.UDPConn
+	wg    sync.WaitGroup
+}
+
+// udpSockets is the number of sockets per address: as configured, else one
+// per CPU the Go runtime uses.
+func udpSockets(o *Options) int {
+	if o.UDPSockets > 0 {
+		return o.UDPSockets
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// listenUDP binds n sockets to addr; with port 0 the first picks the port
+// and the others join it.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{}
+	if n > 1 {
+		lc.Control = reusePort
+	}
+	var conns []*net.UDPConn
+	for i := 0; i < n; i++ {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		c := pc.(*net.UDPConn)
+		c.SetReadBuffer(udpReadBuffer) // best effort: the kernel may cap it
+		conns = append(conns, c)
+		addr = c.LocalAddr().String()
+	}
+	return conns, nil
+}
+
+func (l *udpListener) start() {
+	for _, c := range l.conns {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.serve(c)
+		}()
+	}
+}
+
+// serve reads and answers queries on c until it is closed.
+func (l *udpListener) serve(c *net.UDPConn) {
+	w := newWorker(l.s)
+	buf := make([]byte, dns.MaxMsgSize)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // e.g. ICMP errors reported on the socket
+		}
+		out := w.answer(buf[:n], from.Addr().Unmap())
+		if out == nil {
+			continue
+		}
+		if _, err := c.WriteToUDPAddrPort(out, from); err != nil {
+			l.s.log.Debug("write response", "client", from.String(), "err", err)
+		}
+	}
+}
+
+// shutdown closes the sockets and waits, until ctx ends, for the queries
+// being answered.
+func (l *udpListener) shutdown(ctx context.Context) error {
+	for _, c := range l.conns {
+		c.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// slow answers pkt the general way, exactly as a miekg/dns server with
+// our accept function and handler would: unpack, Respond, pack. Queries it
+// rejects before the handler (see accept) get FORMERR or NOTIMP with the
+// header echoed and no sections, and are not counted.
+func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
+	if len(pkt) < 12 {
+		return nil
+	}
+	var h dns.Header
+	h.Bits = binary.BigEndian.Uint16(pkt[2:])
+	h.Qdcount = binary.BigEndian.Uint16(pkt[4:])
+	action := accept(h)
+	req := new(dns.Msg)
+	switch action {
+	case dns.MsgIgnore:
+		return nil
+	case dns.MsgAccept:
+		if err := req.Unpack(pkt); err == nil {
+			m := w.s.Respond(req, src, false)
+			if m == nil {
+				return nil
+			}
+			return w.pack(m)
+		}
+	default:
+		// The header only, as the rejecting server sees it.
+		var hdr [12]byte
+		copy(hdr[:4], pkt)
+		req.Unpack(hdr[:])
+	}
+	opcode := req.Opcode
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	if action == dns.MsgRejectNotImplemented {
+		req.Opcode = opcode
+		req.Rcode = dns.RcodeNotImplemented
+	}
+	req.Ns, req.Answer, req.Extra = nil, nil, nil
+	return w.pack(req)
+}
+
+func (w *worker) pack(m *dns.Msg) []byte {
+	out, err := m.PackBuffer(w.out)
+	if err != nil {
+		w.s.log.Debug("pack response", "err", err)
+		return nil
+	}
+	return out
+}
