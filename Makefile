@@ -32,8 +32,23 @@ lint:
 docker:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: Go micro-benchmarks, then Meridian against gdnsd under dnsperf
+## (internal/bench/README.md). Needs dnsperf; gdnsd is optional. No root.
+BENCH_SECONDS ?= 10
+BENCH_PAIRS   ?= 5
+BENCH_OUT     ?= bin/bench
+BENCH_FLAGS   ?=
+.PHONY: bench-go bench-gslb
+bench: # one after the other, also under make -j: timings must not overlap
+	@$(MAKE) --no-print-directory bench-go
+	@$(MAKE) --no-print-directory bench-gslb
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./zones/ ./pools/ ./geo/
+
+bench-gslb: build
+	$(GO) run ./internal/bench/cmd/gslbbench -meridian $(BIN) $(if $(BENCH_OUT),-out $(BENCH_OUT)) \
+	  -seconds $(BENCH_SECONDS) -pairs $(BENCH_PAIRS) $(BENCH_FLAGS)
 
 fuzz:
 	@echo "fuzz targets arrive with the hardening work"
