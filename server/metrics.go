@@ -150,21 +150,25 @@ func (rc *recordCells) index(d *pools.Decision) int {
 }
 
 // lookup finds counters by the pointers a query carries: hashing a
-// pointer is much cheaper than hashing names. It is immutable once
-// published; the nil zone key stands for names outside every zone.
+// pointer is much cheaper than hashing names. It is built for one zone set
+// and immutable once published; the nil zone key stands for names outside
+// every zone.
 type lookup struct {
+	set     *zones.Set
 	zones   map[*zones.Zone]*zoneCounters
 	records map[*pools.Record]*recordCells
 }
 
 // metrics holds the query counters. The query path loads one lookup
-// table, reads two maps and does atomic adds; the mutex is taken only the
-// first time a zone version, record version or decision is seen, to
-// publish a new table. Entries for versions no longer served are dropped
-// then, so old snapshots are not kept alive.
+// table, reads two maps and does atomic adds. The table is rebuilt, under
+// the mutex, by the first query that meets a zone set it was not built
+// for: once per reload, in one pass over the set, so a set of many
+// records costs one rebuild rather than one per record. Entries for
+// versions no longer served are dropped then, so old snapshots are not
+// kept alive.
 type metrics struct {
 	fast    atomic.Pointer[lookup]
-	current func() *zones.Set // the set served, to tell live versions from old ones
+	current func() *zones.Set // the set served
 
 	mu          sync.Mutex // serialises publishing fast; guards the maps below
 	zonesByName map[string]*zoneCounters
@@ -188,29 +192,11 @@ func (m *metrics) zone(z *zones.Zone) *zoneCounters {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.fast.Load()
-	if c := old.zones[z]; c != nil {
+	if c := m.tableLocked().zones[z]; c != nil {
 		return c
 	}
-	origin := ""
-	if z != nil {
-		origin = z.Origin
-	}
-	c := m.zonesByName[origin]
-	if c == nil {
-		c = new(zoneCounters)
-		m.zonesByName[origin] = c
-	}
-	cur := m.current()
-	next := &lookup{zones: make(map[*zones.Zone]*zoneCounters, len(old.zones)+1), records: old.records}
-	for zp, zc := range old.zones {
-		if zp == nil || cur.Zone(zp.Origin) == zp {
-			next.zones[zp] = zc
-		}
-	}
-	next.zones[z] = c
-	m.fast.Store(next)
-	return c
+	// A version replaced while its query was in flight.
+	return m.byNameLocked(z.Origin)
 }
 
 // record returns the decision cells of r.
@@ -220,34 +206,55 @@ func (m *metrics) record(r *pools.Record) *recordCells {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.fast.Load()
-	if rc := old.records[r]; rc != nil {
+	if rc := m.tableLocked().records[r]; rc != nil {
 		return rc
 	}
-	live := map[*pools.Record]string{} // record → origin of its zone
-	for _, z := range m.current().Zones() {
-		for _, rec := range z.Records {
-			if rec.Policy != nil {
-				live[rec.Policy] = z.Origin
+	// A version replaced while its query was in flight: count it in the
+	// series of the served zone that holds its name, without publishing.
+	return newRecordCells(m.zoneOf(r.Name), r)
+}
+
+// tableLocked returns the lookup table of the set being served, building
+// it when the set changed.
+func (m *metrics) tableLocked() *lookup {
+	old, cur := m.fast.Load(), m.current()
+	if old.set == cur && cur != nil {
+		return old
+	}
+	t := &lookup{set: cur, zones: map[*zones.Zone]*zoneCounters{nil: m.byNameLocked("")},
+		records: map[*pools.Record]*recordCells{}}
+	if cur != nil {
+		for _, z := range cur.Zones() {
+			t.zones[z] = m.byNameLocked(z.Origin)
+			for _, rec := range z.Records {
+				if r := rec.Policy; r != nil {
+					if rc := old.records[r]; rc != nil {
+						t.records[r] = rc // unchanged: keep its resolved cells
+					} else {
+						t.records[r] = newRecordCells(z.Origin, r)
+					}
+				}
 			}
 		}
 	}
-	next := &lookup{zones: old.zones, records: make(map[*pools.Record]*recordCells, len(old.records)+1)}
-	for rp, rc := range old.records {
-		if _, ok := live[rp]; ok {
-			next.records[rp] = rc
-		}
+	m.fast.Store(t)
+	return t
+}
+
+// byNameLocked returns the counters of the zone named origin ("" for
+// names outside every zone), which every version of the zone shares.
+func (m *metrics) byNameLocked(origin string) *zoneCounters {
+	c := m.zonesByName[origin]
+	if c == nil {
+		c = new(zoneCounters)
+		m.zonesByName[origin] = c
 	}
-	zone, ok := live[r]
-	if !ok {
-		// A version replaced while its query was in flight: its zone is
-		// the served zone that holds its name.
-		zone = m.zoneOf(r.Name)
-	}
-	rc := &recordCells{zone: zone, rec: r, cells: make([]atomic.Pointer[atomic.Uint64], (len(r.Rules)+1)*(len(r.Pools)+1)*nOutcomes)}
-	next.records[r] = rc
-	m.fast.Store(next)
-	return rc
+	return c
+}
+
+func newRecordCells(zone string, r *pools.Record) *recordCells {
+	return &recordCells{zone: zone, rec: r,
+		cells: make([]atomic.Pointer[atomic.Uint64], (len(r.Rules)+1)*(len(r.Pools)+1)*nOutcomes)}
 }
 
 func (m *metrics) zoneOf(name string) string {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -322,9 +323,11 @@ func TestMetricsAcrossReload(t *testing.T) {
 		`qtype="A",rcode="NXDOMAIN",transport="udp",zone="example.org."`: 1,
 	})
 	fast := s.metrics.fast.Load()
-	if len(fast.zones) != 1 || fast.zones[old] != nil || len(fast.records) != 1 {
-		t.Errorf("lookup table: got %d zones (old version kept: %v), %d records; want 1 zone, the new version, and 1 record",
-			len(fast.zones), fast.zones[old] != nil, len(fast.records))
+	cur := l.Current()
+	if fast.set != cur || len(fast.zones) != 2 || fast.zones[old] != nil || fast.zones[cur.Zone("example.org.")] == nil ||
+		len(fast.records) != len(cur.Policies()) {
+		t.Errorf("lookup table: got %d zones (old version kept: %v), %d records; want 2 zones (outside, the new version) and %d records",
+			len(fast.zones), fast.zones[old] != nil, len(fast.records), len(cur.Policies()))
 	}
 }
 
@@ -345,4 +348,40 @@ func BenchmarkAccount(b *testing.B) {
 			s.account(&q)
 		}
 	})
+}
+
+// TestMetricsTableOncePerSet: a zone set of many dynamic records builds
+// the query path's table once, not once per record (which made the first
+// queries after loading a large set quadratic).
+func TestMetricsTableOncePerSet(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("'':\n  - {type: NS, value: ns1.example.org.}\n")
+	const n = 300
+	for i := range n {
+		fmt.Fprintf(&b, "d%d:\n  type: A\n  value: 192.0.2.1\n  dynamic:\n    pools:\n      p: {values: [{value: 192.0.2.%d}]}\n    rules:\n      - {pool: p}\n", i, i%250+1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "example.org.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := zones.NewLoader(zones.Options{Dir: dir, SOA: zones.SOAValues{RName: "h", Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := l.Reload(); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	s := New(DefaultOptions(), l, slog.New(slog.DiscardHandler))
+	src := netip.MustParseAddr("192.0.2.1")
+	s.Respond(query("d0.example.org.", dns.TypeA), src, false)
+	first := s.metrics.fast.Load()
+	for i := 1; i < n; i++ {
+		s.Respond(query(fmt.Sprintf("d%d.example.org.", i), dns.TypeA), src, false)
+	}
+	if got := s.metrics.fast.Load(); got != first {
+		t.Errorf("the lookup table was republished after the first query of the set")
+	}
+	if len(first.records) != n {
+		t.Errorf("got %d records in the table; want %d", len(first.records), n)
+	}
 }
