@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,8 +190,31 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Probl
 		failed = append(failed, "")
 	}
 	set = NewSet()
-	for _, f := range files {
-		z, zps := loadZone(f, o, sr, now)
+	// Parse and compile the files in parallel; serials are given out in
+	// order afterwards.
+	type loaded struct {
+		z  *Zone
+		ps Problems
+	}
+	out := make([]loaded, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			out[i].z, out[i].ps = loadZone(f, o)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	for i, f := range files {
+		z, zps := out[i].z, out[i].ps
+		if len(zps) == 0 && f.kind == ".yaml" {
+			z.SOA.Serial = sr.next(f.origin, z.hash, now)
+			z.neg.Serial = z.SOA.Serial
+		}
 		if len(zps) > 0 {
 			ps = append(ps, zps...)
 			failed = append(failed, f.origin)
@@ -253,7 +277,7 @@ func unwrapPath(err error) error {
 }
 
 // loadZone reads, validates and compiles one zone file.
-func loadZone(f zoneFile, o Options, sr *serials, now time.Time) (*Zone, Problems) {
+func loadZone(f zoneFile, o Options) (*Zone, Problems) {
 	var records []*Record
 	var soa *dns.SOA
 	var ps Problems
@@ -279,9 +303,10 @@ func loadZone(f zoneFile, o Options, sr *serials, now time.Time) (*Zone, Problem
 	}
 	z := compile(f.origin, f.path, records, soa)
 	z.hash = contentHash(z)
-	if f.kind == ".yaml" {
-		z.SOA.Serial = sr.next(f.origin, z.hash, now)
-		z.neg.Serial = z.SOA.Serial
+	for _, r := range records {
+		// Compiled into r.Policy and hashed: the YAML trees, the bulk of
+		// a parsed file, need not stay in memory.
+		r.Dynamic, r.Octodns = nil, nil
 	}
 	return z, nil
 }
@@ -355,7 +380,8 @@ func mailbox(rname, origin string) string {
 // contentHash fingerprints everything a zone answers except the SOA serial,
 // so the serial changes exactly when the content does.
 func contentHash(z *Zone) [32]byte {
-	var lines []string
+	lines := make([]string, 0, len(z.nodes)+len(z.Records))
+	var b strings.Builder
 	for _, n := range z.nodes {
 		for _, s := range n.sets {
 			for _, rr := range s.rrs {
@@ -372,17 +398,44 @@ func contentHash(z *Zone) [32]byte {
 			lines = append(lines, n.name+" ALIAS "+n.alias+" "+strconv.Itoa(int(n.aliasTTL)))
 		}
 	}
-	// Policies are not in the RRs: hash their source.
+	// Policies are not in the RRs: hash their source, as a canonical walk
+	// of the YAML (comments and layout do not count).
 	for _, r := range z.Records {
 		for _, n := range []*yaml.Node{r.Dynamic, r.Octodns} {
 			if n != nil {
-				b, _ := yaml.Marshal(n)
-				lines = append(lines, r.Name+" "+r.Type+" "+string(b))
+				b.Reset()
+				b.WriteString(r.Name + " " + r.Type + " ")
+				writeNode(&b, n)
+				lines = append(lines, b.String())
 			}
 		}
 	}
 	sort.Strings(lines)
-	return sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// writeNode writes n's content: kinds, tags and values, nested.
+func writeNode(b *strings.Builder, n *yaml.Node) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	b.WriteByte(byte('0' + n.Kind))
+	b.WriteString(n.Tag)
+	b.WriteString(strconv.Quote(n.Value))
+	if len(n.Content) > 0 {
+		b.WriteByte('[')
+		for _, c := range n.Content {
+			writeNode(b, c)
+		}
+		b.WriteByte(']')
+	}
 }
 
 var parseErrRE = regexp.MustCompile(`^(.*?): dns: (.*): "(.*)" at line: (\d+):\d+$`)

@@ -26,9 +26,11 @@ type Record struct {
 	Alias string
 
 	// Dynamic is the raw `dynamic:` mapping, nil when the record is static.
-	// The pools package compiles it.
+	// The pools package compiles it. Records of a loaded zone no longer
+	// hold it (see Policy).
 	Dynamic *yaml.Node
-	// Octodns is the raw `octodns:` mapping, nil when absent.
+	// Octodns is the raw `octodns:` mapping, nil when absent; likewise
+	// dropped once the zone is loaded.
 	Octodns *yaml.Node
 	// Policy is the compiled dynamic record, nil when static.
 	Policy *pools.Record
