@@ -385,3 +385,39 @@ func TestUDPConcurrent(t *testing.T) {
 	wg.Wait()
 	<-done
 }
+
+// TestUDPLargeResponse: a response longer than the batched send's slots
+// is sent on its own, whole.
+func TestUDPLargeResponse(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(testZone+bigTXT(26)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := zones.NewLoader(zones.Options{Dir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := l.Reload(); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	s := New(Options{Listen: []string{"127.0.0.1:0"}, UDPSize: 8192, UDPSockets: 1,
+		TCPMaxConns: 8, TCPIdleTimeout: time.Second, TCPReadTimeout: time.Second}, l, slog.New(slog.DiscardHandler))
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	c := &dns.Client{Net: "udp", UDPSize: 8192, Timeout: 2 * time.Second}
+	for _, name := range []string{"big.example.org.", "www.example.org.", "big.example.org."} {
+		r, _, err := c.Exchange(query(name, dns.TypeTXT, withEDNS(8192)), s.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if name == "big.example.org." {
+			want = 26 // about 5.5 KB
+		}
+		if r.Truncated || len(r.Answer) != want {
+			t.Errorf("%s: got tc=%v and %d answers; want no tc and %d", name, r.Truncated, len(r.Answer), want)
+		}
+	}
+}

@@ -69,8 +69,9 @@ func (l *udpListener) start() {
 	}
 }
 
-// serve reads and answers queries on c until it is closed.
-func (l *udpListener) serve(c *net.UDPConn) {
+// serveSimple reads and answers queries on c, one system call per packet
+// each way, until c is closed.
+func (l *udpListener) serveSimple(c *net.UDPConn) {
 	w := newWorker(l.s)
 	buf := make([]byte, dns.MaxMsgSize)
 	for {
