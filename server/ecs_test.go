@@ -41,9 +41,19 @@ app:
 
 func newDynServer(t *testing.T) *Server {
 	t.Helper()
+	return newGeoServer(t, DefaultOptions(), map[string]string{"example.org.yaml": dynZone})
+}
+
+// newGeoServer serves files (name → content) from a fresh zones
+// directory, with a GeoIP database that puts 198.51.100.0/24 and
+// 2001:db8:2::/48 in Germany and 192.0.2.0/24 in the US.
+func newGeoServer(t testing.TB, o Options, files map[string]string) *Server {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.org.yaml"), []byte(dynZone), 0o644); err != nil {
-		t.Fatal(err)
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l, err := zones.NewLoader(zones.Options{Dir: dir, DynamicTTL: 30, DegradedTTL: 10,
 		SOA: zones.SOAValues{RName: "h", Refresh: 1, Retry: 1, Expire: 1, Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
@@ -61,7 +71,8 @@ func newDynServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(DefaultOptions(), l, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { g.Close() })
+	s := New(o, l, slog.New(slog.DiscardHandler))
 	s.SetGeo(g)
 	return s
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/geo"
-	"github.com/meridiandns/meridian/internal/geotest"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
@@ -82,35 +80,10 @@ cdn:
 
 func newFastServer(t testing.TB, o Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	for name, text := range map[string]string{
+	return newGeoServer(t, o, map[string]string{
 		"example.org.zone": fastZoneStatic + bigTXT(3),
 		"example.com.yaml": fastZoneDynamic,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir, DynamicTTL: 30, DegradedTTL: 10,
-		SOA: zones.SOAValues{RName: "h", Refresh: 1, Retry: 1, Expire: 1, Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
-	g, err := geo.Open([]string{geotest.WriteT(t, []geotest.Entry{
-		{Network: "198.51.100.0/24", Country: "DE", Lat: 50.1, Lon: 8.7},
-		{Network: "192.0.2.0/24", Country: "US", Lat: 38.9, Lon: -77},
-		{Network: "2001:db8:2::/48", Country: "DE", Lat: 50.1, Lon: 8.7},
-	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	s := New(o, l, slog.New(slog.DiscardHandler))
-	s.SetGeo(g)
-	return s
+	})
 }
 
 func pack(t testing.TB, m *dns.Msg) []byte {

@@ -198,7 +198,12 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Probl
 	}
 	out := make([]loaded, len(files))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	workers := runtime.GOMAXPROCS(0)
+	if len(prev.zones) > 0 {
+		// A reload while serving leaves a CPU to the queries.
+		workers = max(1, workers-1)
+	}
+	sem := make(chan struct{}, workers)
 	for i, f := range files {
 		wg.Add(1)
 		sem <- struct{}{}
