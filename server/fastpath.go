@@ -294,9 +294,12 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		m.Authoritative = true
 		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 	}
-	out, err := m.PackBuffer(w.out)
-	if err != nil {
-		return nil, fastSlow
+	out, ok := appendMsg(w.out, m, pkt[12:q.qend])
+	if !ok {
+		var err error
+		if out, err = m.PackBuffer(w.out); err != nil {
+			return nil, fastSlow
+		}
 	}
 	limit := dns.MinMsgSize
 	if q.edns {
