@@ -10,39 +10,16 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/internal/origin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/meridiandns/meridian/internal/promtest"
 )
 
 // gather returns every sample n's collector exports as
 // `name{k="v",...}` → value (histograms: their _count).
 func gather(t *testing.T, n *Node) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(n.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, l.GetName()+`="`+l.GetValue()+`"`)
-			}
-			key := mf.GetName() + "{" + strings.Join(ls, ",") + "}"
-			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return out
+	mfs := promtest.Gather(t, n.Collector())
+	promtest.Lint(t, mfs)
+	return promtest.Samples(mfs)
 }
 
 func dump(m map[string]float64) string {

@@ -310,14 +310,14 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		return nil, fastSlow // truncation (and compression) are the general path's
 	}
 	info.rcode = m.Rcode
-	switch {
-	case q.ecs && q.ecsFam == 1:
-		info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom4([4]byte(q.ecsAddr[:4])), int(q.ecsSrc))
-	case q.ecs && q.ecsFam == 2:
-		info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr).Unmap(), int(q.ecsSrc))
-	}
-	if info.log != nil {
+	if info.log != nil { // only the query log reads the name and the ECS prefix
 		info.qname = string(w.name[:q.nameLen]) // the log outlives the buffer
+		switch {
+		case q.ecs && q.ecsFam == 1:
+			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom4([4]byte(q.ecsAddr[:4])), int(q.ecsSrc))
+		case q.ecs && q.ecsFam == 2:
+			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr).Unmap(), int(q.ecsSrc))
+		}
 	}
 	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, res.Decision
 	s.account(&info)

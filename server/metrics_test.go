@@ -13,35 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridiandns/meridian/internal/promtest"
 	"github.com/meridiandns/meridian/internal/querylog"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 // series gathers c and returns every sample of the named metric, keyed
 // by its labels as `k="v",...` in label order.
 func series(t *testing.T, c prometheus.Collector, name string) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, l.GetName()+"="+`"`+l.GetValue()+`"`)
+	for _, mf := range promtest.Gather(t, c) {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				out[promtest.Labels(m)] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
-			out[strings.Join(ls, ",")] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return out
@@ -260,19 +249,7 @@ func TestRespondQueryLog(t *testing.T) {
 func TestMetricsLint(t *testing.T) {
 	s := newDynServer(t)
 	s.Respond(query("app.example.org.", dns.TypeA), netip.MustParseAddr("198.51.100.9"), false)
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(s.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	promtest.Lint(t, promtest.Gather(t, s.Collector()))
 }
 
 // newLoaderServer serves dynZone from its own directory (no GeoIP: every

@@ -110,14 +110,7 @@ func drAnswer(addr, client string) (string, uint32) {
 	if err != nil {
 		return "error: " + err.Error(), 0
 	}
-	var as []string
-	var ttl uint32
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			as = append(as, a.A.String())
-			ttl = a.Hdr.Ttl
-		}
-	}
+	as, ttl := addressesOf(r)
 	slices.Sort(as)
 	return strings.Join(as, " "), ttl
 }

@@ -44,6 +44,13 @@ func answerA(t *testing.T, addr, name string) (string, uint32) {
 	if err != nil {
 		return "error: " + err.Error(), 0
 	}
+	out, ttl := addressesOf(r)
+	return strings.Join(out, " "), ttl
+}
+
+// addressesOf returns the addresses of r's A answers, in answer order,
+// and their TTL.
+func addressesOf(r *dns.Msg) ([]string, uint32) {
 	var out []string
 	var ttl uint32
 	for _, rr := range r.Answer {
@@ -52,7 +59,7 @@ func answerA(t *testing.T, addr, name string) (string, uint32) {
 			ttl = a.Hdr.Ttl
 		}
 	}
-	return strings.Join(out, " "), ttl
+	return out, ttl
 }
 
 // waitAnswer polls every 10ms until name answers want and returns how long

@@ -18,10 +18,10 @@ import (
 
 	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/promtest"
 	"github.com/meridiandns/meridian/internal/testbin"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -153,13 +153,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, mf := range fam {
 		mfs = append(mfs, mf)
 	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	promtest.Lint(t, mfs)
 	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines"} {
 		if fam[name] == nil {
 			t.Errorf("%s: missing; want the process and Go collectors registered", name)
