@@ -7,10 +7,12 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,22 +21,24 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/pools"
+	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration of one node.
 type Config struct {
-	Node        Node   `yaml:"node"`
-	DNS         DNS    `yaml:"dns"`
-	Zones       Zones  `yaml:"zones"`
-	SOA         SOA    `yaml:"soa"`
-	DynamicTTL  uint32 `yaml:"dynamic_ttl"`  // TTL in seconds of dynamic answers whose record sets no ttl
-	DegradedTTL uint32 `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open
-	Log         Log    `yaml:"log"`
-	GeoIP       GeoIP  `yaml:"geoip"`
-	Health      Health `yaml:"health"`
-	API         API    `yaml:"api"`
-	Mesh        Mesh   `yaml:"mesh"`
+	Node        Node     `yaml:"node"`
+	DNS         DNS      `yaml:"dns"`
+	Zones       Zones    `yaml:"zones"`
+	SOA         SOA      `yaml:"soa"`
+	DynamicTTL  uint32   `yaml:"dynamic_ttl"`  // TTL in seconds of dynamic answers whose record sets no ttl
+	DegradedTTL uint32   `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open
+	Log         Log      `yaml:"log"`
+	GeoIP       GeoIP    `yaml:"geoip"`
+	Health      Health   `yaml:"health"`
+	API         API      `yaml:"api"`
+	Mesh        Mesh     `yaml:"mesh"`
+	Transfer    Transfer `yaml:"transfer"`
 	// StateDir holds state that must survive restarts: the zone serials of
 	// YAML zones, in zone-serials.json. Empty means nothing is persisted:
 	// serials then restart from the clock.
@@ -63,6 +67,27 @@ type DNS struct {
 	NSID       string `yaml:"nsid"`    // RFC 5001 NSID payload (text); empty turns NSID, hostname.bind and id.server off
 	Version    string `yaml:"version"` // CHAOS TXT version.bind answer; empty answers REFUSED
 	TCP        TCP    `yaml:"tcp"`
+	RRL        RRL    `yaml:"rrl"`
+}
+
+// RRL is response rate limiting over UDP, in the style of BIND and NSD:
+// each client network (/24 for IPv4, /56 for IPv6) gets
+// responses_per_second answers of one class (the same name and type; one
+// zone's NXDOMAINs; errors; referrals) per second, with the same budget as
+// burst. Over it, every slip-th response is sent truncated and empty, so a
+// real client retries over TCP, and the others are dropped.
+type RRL struct {
+	// ResponsesPerSecond is the budget of one client network and answer
+	// class; 0 turns rate limiting off.
+	ResponsesPerSecond int `yaml:"responses_per_second"`
+	// Slip: every slip-th limited response is sent truncated (TC set, no
+	// records) instead of dropped; 0 drops them all, 1 truncates them all.
+	Slip int `yaml:"slip"`
+	// Window bounds the debt a client network can run up: after this long
+	// under its rate it is answered normally again.
+	Window time.Duration `yaml:"window"`
+	// Exempt lists client networks (CIDR) never limited.
+	Exempt []string `yaml:"exempt"`
 }
 
 // TCP bounds what TCP clients can hold.
@@ -70,6 +95,41 @@ type TCP struct {
 	MaxConnections int           `yaml:"max_connections"` // connections open at once, over all listeners; more are closed at accept
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`    // a connection with no query for this long is closed
 	ReadTimeout    time.Duration `yaml:"read_timeout"`    // time allowed to read the first query of a connection
+	// MaxConnectionsPerClient is the number of connections one client
+	// address may hold open at once; more are closed at accept.
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
+	// MaxQueries is the number of queries answered on one connection
+	// before it is closed; 0 means no limit.
+	MaxQueries int `yaml:"max_queries"`
+	// MaxLifetime is the time a connection may stay open however busy it
+	// is; zone transfers under way are not cut short by it.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// WriteTimeout is the time allowed to write one response: a client that
+	// stops reading loses its connection.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// Transfer lets secondaries copy the zones (AXFR; IXFR is answered with
+// the whole zone) and tells them when a zone changes (NOTIFY). Dynamic
+// records are transferred as their top-level values. Nothing is
+// transferred unless allow is set.
+type Transfer struct {
+	// Allow lists the networks (CIDR) that may transfer; a request from
+	// elsewhere is REFUSED.
+	Allow []string `yaml:"allow"`
+	// TSIG, when its name is set, must sign every transfer request (on
+	// top of allow) and signs our NOTIFYs.
+	TSIG TSIG `yaml:"tsig"`
+	// Notify lists secondaries (IP:port) sent a NOTIFY when a zone's
+	// serial changes.
+	Notify []string `yaml:"notify"`
+}
+
+// TSIG is a shared transaction key (RFC 8945).
+type TSIG struct {
+	Name      string `yaml:"name"`      // key name, e.g. transfer-key.; empty means no TSIG
+	Algorithm string `yaml:"algorithm"` // hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1
+	Secret    string `yaml:"secret"`    // the key, base64 (as written by tsig-keygen or keymgr)
 }
 
 // Zones locates the zone files.
@@ -190,7 +250,10 @@ func Default() *Config {
 		DNS: DNS{
 			Listen:  []string{"127.0.0.1:5353"},
 			UDPSize: 1232,
-			TCP:     TCP{MaxConnections: 512, IdleTimeout: 10 * time.Second, ReadTimeout: 5 * time.Second},
+			TCP: TCP{MaxConnections: 512, IdleTimeout: 10 * time.Second, ReadTimeout: 5 * time.Second,
+				MaxConnectionsPerClient: 32, MaxQueries: 1000, MaxLifetime: 2 * time.Minute, WriteTimeout: 5 * time.Second},
+			RRL: RRL{ResponsesPerSecond: 200, Slip: 2, Window: 15 * time.Second,
+				Exempt: []string{"127.0.0.0/8", "::1/128"}},
 		},
 		Zones: Zones{Dir: "zones", Debounce: 250 * time.Millisecond},
 		SOA: SOA{RName: "hostmaster", Refresh: 7200, Retry: 1800, Expire: 1209600,
@@ -200,7 +263,8 @@ func Default() *Config {
 		Log:         Log{Level: "info", Format: "text", Queries: QueryLog{Sample: 0.01}},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 2,
 			Expect: []string{"200-399"}, TLSVerify: true, Assume: "up", Concurrency: 64},
-		API: API{Listen: "127.0.0.1:8053"},
+		API:      API{Listen: "127.0.0.1:8053"},
+		Transfer: Transfer{TSIG: TSIG{Algorithm: "hmac-sha256"}},
 	}
 }
 
@@ -266,7 +330,7 @@ var (
 var sections = map[string]string{
 	"Config": "", "Node": "node.", "DNS": "dns.", "TCP": "dns.tcp.",
 	"Zones": "zones.", "SOA": "soa.", "Log": "log.", "QueryLog": "log.queries.", "GeoIP": "geoip.", "Health": "health.",
-	"API": "api.", "Mesh": "mesh.",
+	"API": "api.", "Mesh": "mesh.", "RRL": "dns.rrl.", "Transfer": "transfer.", "TSIG": "transfer.tsig.",
 }
 
 // decodeError turns yaml.v3 errors into "path:line: message" lines that
@@ -339,6 +403,34 @@ func (c *Config) validate() error {
 	if c.DNS.TCP.ReadTimeout <= 0 {
 		bad("dns.tcp.read_timeout", "must be positive")
 	}
+	if c.DNS.TCP.MaxConnectionsPerClient < 1 {
+		bad("dns.tcp.max_connections_per_client", "must be at least 1")
+	}
+	if c.DNS.TCP.MaxQueries < 0 {
+		bad("dns.tcp.max_queries", "must not be negative")
+	}
+	if c.DNS.TCP.MaxLifetime <= 0 {
+		bad("dns.tcp.max_lifetime", "must be positive")
+	}
+	if c.DNS.TCP.WriteTimeout <= 0 {
+		bad("dns.tcp.write_timeout", "must be positive")
+	}
+	if r := c.DNS.RRL; r.ResponsesPerSecond < 0 {
+		bad("dns.rrl.responses_per_second", "must not be negative")
+	} else if r.ResponsesPerSecond > 0 {
+		if r.Slip < 0 || r.Slip > 10 {
+			bad("dns.rrl.slip", "%d is not between 0 and 10", r.Slip)
+		}
+		if r.Window < time.Second || r.Window > time.Hour {
+			bad("dns.rrl.window", "%s is not between 1s and 1h", r.Window)
+		}
+	}
+	for _, e := range c.DNS.RRL.Exempt {
+		if _, err := netip.ParsePrefix(e); err != nil {
+			bad("dns.rrl.exempt", "%q is not a CIDR network", e)
+		}
+	}
+	c.validateTransfer(bad)
 	for _, p := range c.GeoIP.Databases {
 		if p == "" {
 			bad("geoip.databases", "empty path")
@@ -412,4 +504,67 @@ func (c *Config) validate() error {
 		bad("log.queries.sample", "%v is not in (0, 1]", q.Sample)
 	}
 	return errors.Join(errs...)
+}
+
+// RRLExempt returns dns.rrl.exempt parsed (validation has checked it).
+func (c *Config) RRLExempt() []netip.Prefix {
+	return prefixes(c.DNS.RRL.Exempt)
+}
+
+// TransferAllow returns transfer.allow parsed (validation has checked it).
+func (c *Config) TransferAllow() []netip.Prefix {
+	return prefixes(c.Transfer.Allow)
+}
+
+func prefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// TSIGAlgorithms maps the algorithm names accepted in transfer.tsig to
+// their RFC 8945 names.
+var TSIGAlgorithms = map[string]string{
+	"hmac-sha1":   "hmac-sha1.",
+	"hmac-sha224": "hmac-sha224.",
+	"hmac-sha256": "hmac-sha256.",
+	"hmac-sha384": "hmac-sha384.",
+	"hmac-sha512": "hmac-sha512.",
+}
+
+func (c *Config) validateTransfer(bad func(key, format string, args ...any)) {
+	t := &c.Transfer
+	for _, a := range t.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			bad("transfer.allow", "%q is not a CIDR network", a)
+		}
+	}
+	for _, n := range t.Notify {
+		if ap, err := netip.ParseAddrPort(n); err != nil || ap.Port() == 0 {
+			bad("transfer.notify", "%q is not IP:port", n)
+		}
+	}
+	k := &t.TSIG
+	if k.Name == "" {
+		if k.Secret != "" {
+			bad("transfer.tsig.name", "must be set with transfer.tsig.secret")
+		}
+		return
+	}
+	if _, ok := dns.IsDomainName(k.Name); !ok {
+		bad("transfer.tsig.name", "%q is not a domain name", k.Name)
+	} else {
+		k.Name = dns.CanonicalName(k.Name)
+	}
+	k.Algorithm = strings.TrimSuffix(strings.ToLower(k.Algorithm), ".")
+	if _, ok := TSIGAlgorithms[k.Algorithm]; !ok {
+		bad("transfer.tsig.algorithm", "%q is not one of hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1", k.Algorithm)
+	}
+	if sec, err := base64.StdEncoding.DecodeString(k.Secret); err != nil || len(sec) == 0 {
+		bad("transfer.tsig.secret", "must be a non-empty base64 key")
+	}
 }
