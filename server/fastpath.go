@@ -60,23 +60,26 @@ type worker struct {
 	qs    [1]dns.Question
 	chain [16]dns.RR // a CNAME chain's answer is assembled here
 	out   []byte
+	rrl   rrlKey // the rate-limiting class of the last answer
+	slip  []byte // a rate-limited answer's truncated form
 }
 
 func newWorker(s *Server) *worker {
-	return &worker{s: s, out: make([]byte, dns.MaxMsgSize)}
+	return &worker{s: s, out: make([]byte, dns.MaxMsgSize), slip: make([]byte, 0, 512)}
 }
 
 // answer returns the response to pkt from src, or nil when no response is
-// to be sent. The result is valid until the next call.
+// to be sent (response rate limiting included). The result is valid until
+// the next call.
 func (w *worker) answer(pkt []byte, src netip.Addr) []byte {
 	out, v := w.fast(pkt, src)
 	switch v {
-	case fastAnswer:
-		return out
 	case fastDrop:
 		return nil
+	case fastSlow:
+		out = w.slow(pkt, src)
 	}
-	return w.slow(pkt, src)
+	return w.rateLimit(out, src)
 }
 
 // plainName marks the bytes a name label may hold on the fast path: those
@@ -321,6 +324,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	}
 	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, res.Decision
 	s.account(&info)
+	w.rrl = classify(m.Rcode, len(m.Answer), false, zoneOrigin(res.Zone), lname, q.qtype)
 	return out, fastAnswer
 }
 

@@ -241,7 +241,9 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 // nothing, for static answers, dynamic answers (with and without ECS) and
 // NXDOMAIN.
 func TestFastPathAllocs(t *testing.T) {
-	s := newFastServer(t, Options{UDPSize: 1232, NSID: "node-1"})
+	// Rate limiting at one answer a second puts most of the runs through
+	// its drop and slip paths, which must not allocate either.
+	s := newFastServer(t, Options{UDPSize: 1232, NSID: "node-1", RRL: RRL{Rate: 1, Slip: 2, Window: time.Second}})
 	w := newWorker(s)
 	src := netip.MustParseAddr("192.0.2.33")
 	for _, tt := range []struct {

@@ -174,8 +174,13 @@ type metrics struct {
 	zonesByName map[string]*zoneCounters
 	decisions   map[decisionKey]*atomic.Uint64
 
-	ecs       [2]atomic.Uint64 // [absent, present]
-	truncated atomic.Uint64
+	ecs        [2]atomic.Uint64 // [absent, present]
+	truncated  atomic.Uint64
+	rrlDropped atomic.Uint64 // responses response rate limiting dropped
+	rrlSlipped atomic.Uint64 // and sent truncated instead
+	tcpRefused atomic.Uint64 // TCP connections closed at accept (client at its limit, or no idle one to replace)
+	tcpEvicted atomic.Uint64 // idle TCP connections closed to make room for a new one
+	tcpSlow    atomic.Uint64 // TCP connections closed because the client did not read a response in time
 }
 
 func (m *metrics) init(current func() *zones.Set) {
@@ -308,13 +313,19 @@ func (m *metrics) decision(d *pools.Decision) {
 // limit). The query is counted in the metrics and, when sampled, logged.
 func (s *Server) Respond(req *dns.Msg, src netip.Addr, tcp bool) *dns.Msg {
 	q := queryInfo{client: src, tcp: tcp}
+	return s.respondCounted(req, &q)
+}
+
+// respondCounted is Respond for a query whose client and transport q
+// already holds; q also tells the caller what was answered.
+func (s *Server) respondCounted(req *dns.Msg, q *queryInfo) *dns.Msg {
 	if l := s.qlog.Load(); l != nil && l.Sample() {
 		q.log, q.start = l, time.Now()
 	}
-	m := s.respond(req, &q)
+	m := s.respond(req, q)
 	if m != nil {
 		q.rcode, q.truncated = m.Rcode, m.Truncated
-		s.account(&q)
+		s.account(q)
 	}
 	return m
 }

@@ -19,6 +19,14 @@ var (
 		[]string{"ecs"}, nil)
 	truncatedDesc = prometheus.NewDesc("meridian_dns_truncated_responses_total",
 		"UDP responses sent truncated (TC set) because they did not fit the client's buffer.", nil, nil)
+	rrlDesc = prometheus.NewDesc("meridian_dns_rrl_responses_total",
+		"UDP responses response rate limiting held back, by action: dropped, or slipped (sent truncated and empty so the client retries over TCP).",
+		[]string{"action"}, nil)
+	tcpOpenDesc = prometheus.NewDesc("meridian_dns_tcp_connections",
+		"TCP connections open, over all listeners.", nil, nil)
+	tcpLimitedDesc = prometheus.NewDesc("meridian_dns_tcp_limited_total",
+		"TCP connections closed by the connection limits, by action: refused at accept (the client at its limit, or every connection busy), evicted (idle, to make room for a new client), or write_timeout (the client did not read a response in time).",
+		[]string{"action"}, nil)
 )
 
 // Collector returns the collector of the server's query metrics. It reads
@@ -32,6 +40,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- decisionsDesc
 	ch <- ecsDesc
 	ch <- truncatedDesc
+	ch <- rrlDesc
+	ch <- tcpOpenDesc
+	ch <- tcpLimitedDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -61,4 +72,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs[0].Load()), "absent")
 	ch <- prometheus.MustNewConstMetric(ecsDesc, prometheus.CounterValue, float64(m.ecs[1].Load()), "present")
 	ch <- prometheus.MustNewConstMetric(truncatedDesc, prometheus.CounterValue, float64(m.truncated.Load()))
+	ch <- prometheus.MustNewConstMetric(rrlDesc, prometheus.CounterValue, float64(m.rrlDropped.Load()), "dropped")
+	ch <- prometheus.MustNewConstMetric(rrlDesc, prometheus.CounterValue, float64(m.rrlSlipped.Load()), "slipped")
+	ch <- prometheus.MustNewConstMetric(tcpOpenDesc, prometheus.GaugeValue, float64(c.s.tcpConn.Load()))
+	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpRefused.Load()), "refused")
+	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpEvicted.Load()), "evicted")
+	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpSlow.Load()), "write_timeout")
 }

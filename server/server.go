@@ -38,20 +38,32 @@ type Options struct {
 	// read by its own goroutine; 0 means one per CPU Go uses (GOMAXPROCS).
 	UDPSockets int
 
+	// RRL is response rate limiting of UDP answers (see rrl.go).
+	RRL RRL
+
 	TCPMaxConns    int           // TCP connections open at once over all listeners
 	TCPIdleTimeout time.Duration // close a TCP connection idle this long between queries
 	TCPReadTimeout time.Duration // time allowed for the first query on a connection
+	// TCPMaxPerClient caps the connections one client address holds open.
+	TCPMaxPerClient int
+	TCPMaxQueries   int           // queries answered on one connection before closing it; 0 = no limit
+	TCPMaxLifetime  time.Duration // how long a connection may stay open, however busy
+	TCPWriteTimeout time.Duration // time allowed to write one response
 }
 
 // DefaultOptions returns the options Meridian uses when the config is
 // silent.
 func DefaultOptions() Options {
 	return Options{
-		Listen:         []string{"127.0.0.1:5353"},
-		UDPSize:        1232,
-		TCPMaxConns:    512,
-		TCPIdleTimeout: 10 * time.Second,
-		TCPReadTimeout: 5 * time.Second,
+		Listen:          []string{"127.0.0.1:5353"},
+		UDPSize:         1232,
+		TCPMaxConns:     512,
+		TCPIdleTimeout:  10 * time.Second,
+		TCPReadTimeout:  5 * time.Second,
+		TCPMaxPerClient: 32,
+		TCPMaxQueries:   1000,
+		TCPMaxLifetime:  2 * time.Minute,
+		TCPWriteTimeout: 5 * time.Second,
 	}
 }
 
@@ -69,6 +81,7 @@ type Server struct {
 	geo     atomic.Pointer[geo.Reader]
 	health  atomic.Pointer[healthBox]
 	qlog    atomic.Pointer[querylog.Log] // nil: no query log
+	rrl     atomic.Pointer[rrlTable]     // nil: no rate limiting
 	metrics metrics
 
 	mu      sync.Mutex // guards udp, servers and addrs
@@ -76,12 +89,14 @@ type Server struct {
 	servers []*dns.Server // TCP
 	addrs   []net.Addr
 	tcpConn atomic.Int64 // TCP connections open, over all listeners
+
+	tcpLimits *tcpLimiter // set by the first Start; guarded by mu
 }
 
 // New returns a server that is not yet listening.
 func New(o Options, src ZoneSource, log *slog.Logger) *Server {
 	s := &Server{log: log, zones: src}
-	s.opts.Store(&o)
+	s.SetOptions(o)
 	s.metrics.init(src.Current)
 	return s
 }
@@ -102,9 +117,15 @@ func (s *Server) healthSource() pools.Health {
 	return pools.AllUp{}
 }
 
-// SetOptions swaps the wire options (a config reload). Listen addresses
-// and TCP limits apply at the next start only.
-func (s *Server) SetOptions(o Options) { s.opts.Store(&o) }
+// SetOptions swaps the wire options (a config reload). Listen addresses,
+// UDP sockets, the TCP read timeout and the TCP query limit apply at the
+// next start only; the other TCP limits apply to new connections.
+func (s *Server) SetOptions(o Options) {
+	if !s.rrl.Load().same(o.RRL) {
+		s.rrl.Store(newRRLTable(o.RRL))
+	}
+	s.opts.Store(&o)
+}
 
 // Start binds every listen address on UDP and TCP and serves in the
 // background. It returns once all sockets are bound, or the first error
@@ -123,12 +144,20 @@ func (s *Server) Start() error {
 		udp := &udpListener{s: s, conns: conns}
 		s.udp = append(s.udp, udp)
 		udp.start()
+		if s.tcpLimits == nil {
+			s.tcpLimits = newTCPLimiter(s)
+		}
+		maxQueries := o.TCPMaxQueries
+		if maxQueries == 0 {
+			maxQueries = -1 // miekg/dns: no limit
+		}
 		tcp := &dns.Server{
-			Listener:      &limitListener{Listener: tl, max: int64(o.TCPMaxConns), open: &s.tcpConn},
+			Listener:      &limitListener{Listener: tl, l: s.tcpLimits},
 			Handler:       s,
 			MsgAcceptFunc: accept,
 			ReadTimeout:   o.TCPReadTimeout,
 			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
+			MaxTCPQueries: maxQueries,
 		}
 		started := make(chan struct{})
 		tcp.NotifyStartedFunc = func() { close(started) }
@@ -238,38 +267,4 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
 	}
-}
-
-// limitListener closes connections beyond max at accept, so a flood of
-// idle TCP clients cannot exhaust file descriptors or goroutines.
-type limitListener struct {
-	net.Listener
-	max  int64
-	open *atomic.Int64
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if l.open.Add(1) > l.max {
-			l.open.Add(-1)
-			c.Close()
-			continue
-		}
-		return &countedConn{Conn: c, open: l.open}, nil
-	}
-}
-
-type countedConn struct {
-	net.Conn
-	open *atomic.Int64
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.open.Add(-1) })
-	return c.Conn.Close()
 }

@@ -124,15 +124,19 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	h.Qdcount = binary.BigEndian.Uint16(pkt[4:])
 	action := accept(h)
 	req := new(dns.Msg)
+	w.rrl = rrlKey{class: rrlError}
 	switch action {
 	case dns.MsgIgnore:
 		return nil
 	case dns.MsgAccept:
 		if err := req.Unpack(pkt); err == nil {
-			m := w.s.Respond(req, src, false)
+			qi := queryInfo{client: src}
+			m := w.s.respondCounted(req, &qi)
 			if m == nil {
 				return nil
 			}
+			referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
+			w.rrl = classify(m.Rcode, len(m.Answer), referral, zoneOrigin(qi.zone), qi.qname, qi.qtype)
 			return w.pack(m)
 		}
 	default:

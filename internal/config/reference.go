@@ -289,15 +289,16 @@ port 0 takes a free port, and the log line ¦msg=listening addr=...¦ names it.
 **What SIGHUP changes.** SIGHUP (¦systemctl reload meridian¦) re-reads this
 file, then every zone. A file that fails to load is logged and the running
 configuration stays in force. These keys take effect on SIGHUP:
-¦dns.udp_size¦, ¦dns.nsid¦, ¦dns.version¦, ¦dns.tcp.idle_timeout¦,
-¦dns.rrl.*¦, ¦transfer.*¦, ¦zones.dir¦, ¦soa.*¦, ¦dynamic_ttl¦, ¦degraded_ttl¦, ¦log.level¦,
+¦dns.udp_size¦, ¦dns.nsid¦, ¦dns.version¦, ¦dns.rrl.*¦, the ¦dns.tcp.*¦
+limits other than ¦read_timeout¦ and ¦max_queries¦ (for connections
+accepted after the reload), ¦transfer.*¦, ¦zones.dir¦, ¦soa.*¦, ¦dynamic_ttl¦, ¦degraded_ttl¦, ¦log.level¦,
 ¦log.queries.*¦ (SIGHUP also reopens the query log file, for logrotate),
 ¦geoip.databases¦, and the health-check defaults ¦health.interval¦,
 ¦timeout¦, ¦rise¦, ¦fall¦, ¦expect¦ and ¦tls_verify¦ (an endpoint whose check
 settings change is a new endpoint: it starts again from ¦health.assume¦).
-Every other key needs a restart: ¦node.*¦, ¦dns.listen¦, ¦dns.udp_sockets¦
-and ¦dns.tcp.max_connections¦ (a reload that changes them logs a warning),
-the other ¦dns.tcp.*¦ limits, ¦zones.watch¦ and ¦zones.debounce¦ (the watcher also
+Every other key needs a restart: ¦node.*¦, ¦dns.listen¦, ¦dns.udp_sockets¦,
+¦dns.tcp.read_timeout¦ and ¦dns.tcp.max_queries¦ (a reload that changes
+them logs a warning), ¦zones.watch¦ and ¦zones.debounce¦ (the watcher also
 keeps watching the old ¦zones.dir¦ until a restart), ¦state_dir¦,
 ¦log.format¦, ¦health.assume¦, ¦health.concurrency¦, ¦api.*¦ and ¦mesh.*¦.
 Zone files need neither: changes under ¦zones.dir¦ are picked up by

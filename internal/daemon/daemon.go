@@ -96,6 +96,12 @@ func serverOptions(c *config.Config) server.Options {
 		TCPMaxConns:    c.DNS.TCP.MaxConnections,
 		TCPIdleTimeout: c.DNS.TCP.IdleTimeout,
 		TCPReadTimeout: c.DNS.TCP.ReadTimeout,
+		RRL: server.RRL{Rate: c.DNS.RRL.ResponsesPerSecond, Slip: c.DNS.RRL.Slip, Window: c.DNS.RRL.Window,
+			Exempt: c.RRLExempt()},
+		TCPMaxPerClient: c.DNS.TCP.MaxConnectionsPerClient,
+		TCPMaxQueries:   c.DNS.TCP.MaxQueries,
+		TCPMaxLifetime:  c.DNS.TCP.MaxLifetime,
+		TCPWriteTimeout: c.DNS.TCP.WriteTimeout,
 	}
 }
 
@@ -216,9 +222,9 @@ func (d *Daemon) ReloadConfig() error {
 		d.log.Error("config reload failed; keeping the running config", "err", err)
 		return err
 	}
-	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.TCP.MaxConnections != old.DNS.TCP.MaxConnections ||
-		c.DNS.UDPSockets != old.DNS.UDPSockets {
-		d.log.Warn("dns.listen, dns.udp_sockets and dns.tcp.max_connections change only on restart")
+	if fmt.Sprint(c.DNS.Listen) != fmt.Sprint(old.DNS.Listen) || c.DNS.UDPSockets != old.DNS.UDPSockets ||
+		c.DNS.TCP.ReadTimeout != old.DNS.TCP.ReadTimeout || c.DNS.TCP.MaxQueries != old.DNS.TCP.MaxQueries {
+		d.log.Warn("dns.listen, dns.udp_sockets, dns.tcp.read_timeout and dns.tcp.max_queries change only on restart")
 	}
 	var ql *querylog.Log
 	newQueryLog := c.Log.Queries != old.Log.Queries

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// elapse moves t's clock forward by d.
+func (t *rrlTable) elapse(d time.Duration) { t.start = t.start.Add(-d) }
+
+func TestRRLBucket(t *testing.T) {
+	tab := newRRLTable(RRL{Rate: 5, Slip: 2, Window: 3 * time.Second,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("192.0.2.128/25")}})
+	a := netip.MustParseAddr("198.51.100.7")
+	www := &rrlKey{class: rrlAnswer, name: "www.example.org.", qtype: dns.TypeA}
+	run := func(src netip.Addr, k *rrlKey, n int) (sent, dropped, slipped int) {
+		for range n {
+			switch tab.check(src, k) {
+			case rrlSend:
+				sent++
+			case rrlDrop:
+				dropped++
+			case rrlSlip:
+				slipped++
+			}
+		}
+		return
+	}
+	if s, d, sl := run(a, www, 12); s != 5 || d != 4 || sl != 3 {
+		t.Fatalf("12 answers at rate 5, slip 2: sent %d, dropped %d, slipped %d; want 5, 4, 3", s, d, sl)
+	}
+	// The same /24 shares the budget; case does not make a new key.
+	if s, _, _ := run(netip.MustParseAddr("198.51.100.200"), &rrlKey{class: rrlAnswer, name: "WWW.example.org.", qtype: dns.TypeA}, 3); s != 0 {
+		t.Errorf("another host of the same /24 got %d answers; want 0", s)
+	}
+	// Another name, type, class or network has its own budget.
+	for _, tt := range []struct {
+		src netip.Addr
+		k   *rrlKey
+	}{
+		{a, &rrlKey{class: rrlAnswer, name: "api.example.org.", qtype: dns.TypeA}},
+		{a, &rrlKey{class: rrlAnswer, name: "www.example.org.", qtype: dns.TypeAAAA}},
+		{a, &rrlKey{class: rrlNXDomain, name: "example.org."}},
+		{netip.MustParseAddr("198.51.101.7"), www},
+		{netip.MustParseAddr("2001:db8:0:ff::1"), www},
+	} {
+		if s, _, _ := run(tt.src, tt.k, 5); s != 5 {
+			t.Errorf("%v %+v: %d of 5 answers sent; want all", tt.src, *tt.k, s)
+		}
+	}
+	// IPv6 networks are /56: another /64 inside shares, another /56 does not.
+	if s, _, _ := run(netip.MustParseAddr("2001:db8:0:fe::1"), www, 1); s != 0 {
+		t.Errorf("another /64 of the same /56 was answered")
+	}
+	if s, _, _ := run(netip.MustParseAddr("2001:db8:0:100::1"), www, 1); s != 1 {
+		t.Errorf("another /56 was not answered")
+	}
+	// Exempt networks are never limited.
+	if s, _, _ := run(netip.MustParseAddr("192.0.2.200"), www, 100); s != 100 {
+		t.Errorf("exempt client: %d of 100 sent", s)
+	}
+
+	// A second later the bucket has refilled by the rate, but the flood
+	// left a debt: 12+3 responses against 5, so 10 owed, two seconds' worth.
+	tab.elapse(time.Second)
+	if s, _, _ := run(a, www, 1); s != 0 {
+		t.Errorf("answered one second into the debt")
+	}
+	tab.elapse(2 * time.Second)
+	if s, _, _ := run(a, www, 3); s != 3 {
+		t.Errorf("after the debt is paid: %d of 3 sent", s)
+	}
+
+	// However long the flood, the debt is at most window × rate: after
+	// the window the network is answered again.
+	run(a, www, 10000)
+	tab.elapse(3*time.Second + time.Second)
+	if s, _, _ := run(a, www, 5); s != 5 {
+		t.Errorf("one window after a long flood: %d of 5 sent", s)
+	}
+}
+
+func TestRRLSlipSettings(t *testing.T) {
+	for _, tt := range []struct{ slip, wantSlipped int }{{0, 0}, {1, 10}, {3, 3}} {
+		tab := newRRLTable(RRL{Rate: 1, Slip: tt.slip, Window: time.Second})
+		k := &rrlKey{class: rrlError}
+		src := netip.MustParseAddr("203.0.113.1")
+		tab.check(src, k) // the budget
+		slipped := 0
+		for range 10 {
+			if tab.check(src, k) == rrlSlip {
+				slipped++
+			}
+		}
+		if slipped != tt.wantSlipped {
+			t.Errorf("slip %d: %d of 10 limited responses slipped; want %d", tt.slip, slipped, tt.wantSlipped)
+		}
+	}
+}
+
+func TestRRLClassify(t *testing.T) {
+	for _, tt := range []struct {
+		rcode, answers int
+		referral       bool
+		want           rrlKey
+	}{
+		{0, 1, false, rrlKey{class: rrlAnswer, name: "a.example.org.", qtype: dns.TypeA}},
+		{0, 0, false, rrlKey{class: rrlNoData, name: "a.example.org.", qtype: dns.TypeA}},
+		{0, 0, true, rrlKey{class: rrlReferral, name: "example.org."}},
+		{dns.RcodeNameError, 0, false, rrlKey{class: rrlNXDomain, name: "example.org."}},
+		{dns.RcodeRefused, 0, false, rrlKey{class: rrlError}},
+		{dns.RcodeFormatError, 0, false, rrlKey{class: rrlError}},
+	} {
+		if got := classify(tt.rcode, tt.answers, tt.referral, "example.org.", "a.example.org.", dns.TypeA); got != tt.want {
+			t.Errorf("rcode %d, %d answers, referral %v: %+v; want %+v", tt.rcode, tt.answers, tt.referral, got, tt.want)
+		}
+	}
+}
+
+// TestRRLAnswers drives the UDP answer path: a flood for one name is
+// limited after the budget with every second limited response truncated;
+// NXDOMAINs for random names share their zone's budget; the metrics count.
+func TestRRLAnswers(t *testing.T) {
+	s := newFastServer(t, Options{UDPSize: 1232, RRL: RRL{Rate: 10, Slip: 2, Window: 2 * time.Second}})
+	w := newWorker(s)
+	src := netip.MustParseAddr("198.51.100.9")
+	flood := func(name func(i int) string, qtype uint16, n int) (full, slipped, dropped int) {
+		for i := range n {
+			q := query(name(i), qtype, withEDNS(1232))
+			q.Id = uint16(i)
+			out := w.answer(pack(t, q), src)
+			if out == nil {
+				dropped++
+				continue
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(out); err != nil {
+				t.Fatalf("unpack: %v", err)
+			}
+			if r.Id != q.Id || len(r.Question) != 1 || r.Question[0] != q.Question[0] {
+				t.Fatalf("response does not match its query: %v", r)
+			}
+			if r.Truncated {
+				if len(r.Answer)+len(r.Ns)+len(r.Extra) != 0 {
+					t.Fatalf("slipped response has records: %v", r)
+				}
+				slipped++
+				continue
+			}
+			full++
+		}
+		return
+	}
+	www := func(int) string { return "www.example.org." }
+	if f, sl, d := flood(www, dns.TypeA, 30); f != 10 || sl != 10 || d != 10 {
+		t.Errorf("30 queries for one name: %d full, %d slipped, %d dropped; want 10, 10, 10", f, sl, d)
+	}
+	random := func(i int) string { return fmt.Sprintf("r%d.example.org.", i) }
+	if f, _, _ := flood(random, dns.TypeA, 30); f != 10 {
+		t.Errorf("30 NXDOMAINs for random names: %d answered in full; want the zone's 10", f)
+	}
+	// Refused queries (outside our zones) are errors: limited too.
+	other := func(i int) string { return fmt.Sprintf("x%d.example.net.", i) }
+	if f, _, _ := flood(other, dns.TypeA, 30); f != 10 {
+		t.Errorf("30 REFUSED: %d answered in full; want 10", f)
+	}
+	got := series(t, s.Collector(), "meridian_dns_rrl_responses_total")
+	diffSeries(t, "meridian_dns_rrl_responses_total", got, map[string]float64{
+		`action="dropped"`: 30, `action="slipped"`: 30,
+	})
+
+	// Turning RRL off by a reload answers everything again; the same
+	// settings keep the buckets.
+	o := *s.opts.Load()
+	tab := s.rrl.Load()
+	s.SetOptions(o)
+	if s.rrl.Load() != tab {
+		t.Errorf("a reload with the same settings replaced the buckets")
+	}
+	o.RRL.Rate = 0
+	s.SetOptions(o)
+	if f, _, _ := flood(www, dns.TypeA, 30); f != 30 {
+		t.Errorf("with RRL off: %d of 30 answered", f)
+	}
+}
+
+func TestRRLExemptByDefaultConfig(t *testing.T) {
+	s := newFastServer(t, Options{UDPSize: 1232, RRL: RRL{Rate: 1, Slip: 2, Window: time.Second,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}})
+	w := newWorker(s)
+	for _, src := range []string{"127.0.0.1", "::1"} {
+		for i := range 50 {
+			if w.answer(pack(t, query("www.example.org.", dns.TypeA)), netip.MustParseAddr(src)) == nil {
+				t.Fatalf("%s: query %d dropped", src, i)
+			}
+		}
+	}
+}
