@@ -59,18 +59,14 @@ func TestTCPLimits(t *testing.T) {
 		defer c.Close()
 		held = append(held, c)
 	}
-	// Wait until the server has accepted both, then a third is closed at
-	// once, while UDP is still answered.
-	testbin.Eventually(t, 5*time.Second, func() bool {
-		c, err := net.Dial("tcp", n.Addr)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		_, err = c.Read(make([]byte, 1))
-		return errors.Is(err, io.EOF)
-	}, "a connection over the cap to be closed")
+	// Wait until the server has accepted both: a third client takes the
+	// place of the idlest (which the server closes) and is answered, while
+	// UDP is answered too.
+	time.Sleep(100 * time.Millisecond)
+	c := &dns.Client{Net: "tcp", Timeout: time.Second}
+	if r, _, err := c.Exchange(q("web.example.org.", dns.TypeA), n.Addr); err != nil || len(r.Answer) != 1 {
+		t.Fatalf("a new TCP client while idle ones fill the limit: %v %v", r, err)
+	}
 	if a, _ := firstA(t, n.Addr, "web.example.org."); a != "192.0.2.80" {
 		t.Errorf("UDP while TCP is full: got %q", a)
 	}
