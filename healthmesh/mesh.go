@@ -321,10 +321,11 @@ func (m *mesh) LocalState(bool) []byte {
 	return b
 }
 
-// MergeRemoteState implements memberlist.Delegate.
+// MergeRemoteState implements memberlist.Delegate. A state with anything
+// malformed in it is ignored whole, and counted, as a message would be.
 func (m *mesh) MergeRemoteState(buf []byte, _ bool) {
 	var st wireState
-	if err := json.Unmarshal(buf, &st); err != nil {
+	if err := json.Unmarshal(buf, &st); err != nil || !st.valid() {
 		m.badMsgs.Add(1)
 		m.node.log.Debug("mesh: ignored malformed state", "bytes", len(buf))
 		return
@@ -334,9 +335,7 @@ func (m *mesh) MergeRemoteState(buf []byte, _ bool) {
 		m.node.mergeBatch(&st.Batches[i], now)
 	}
 	for _, d := range st.Drains {
-		if d.Target != "" {
-			m.node.mergeDrain(d)
-		}
+		m.node.mergeDrain(d)
 	}
 }
 

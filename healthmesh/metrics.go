@@ -55,7 +55,7 @@ var (
 	meshBytesDesc = prometheus.NewDesc("meridian_mesh_bytes_total",
 		"Bytes of gossip messages sent and received, by direction.", []string{"direction"}, nil)
 	meshMalformedDesc = prometheus.NewDesc("meridian_mesh_malformed_messages_total",
-		"Gossip messages and state exchanges ignored because they could not be decoded.", nil, nil)
+		"Gossip messages and state exchanges ignored because they could not be decoded or were malformed.", nil, nil)
 	drainsDesc = prometheus.NewDesc("meridian_drains_active",
 		"Operator drains in force.", nil, nil)
 )

@@ -51,10 +51,34 @@ type Node struct {
 	drains    map[string]Drain                // by target, tombstones included
 	seq       uint64                          // last sequence number handed out
 	drainErr  error                           // last persistence error
+	drainW    drainWrites                     // persistence, for status and metrics
 
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+}
+
+// drainWrites follows the writes of the drains file.
+type drainWrites struct {
+	since    time.Time // when the writes began failing; zero while they succeed
+	tried    time.Time // last write attempt
+	failures uint64    // failed writes since the node started
+	loadErr  error     // reading the file at start failed (a corrupt one is moved aside)
+}
+
+// drainRetry is how often a failed drains write is retried while nothing
+// changes, so that the file catches up soon after space is freed.
+const drainRetry = 5 * time.Second
+
+// PersistStatus is how keeping a state file is going.
+type PersistStatus struct {
+	Path     string    // the file; "" when nothing is persisted
+	Err      error     // of the last write; nil when it succeeded
+	Since    time.Time // when the writes began failing; zero while they succeed
+	Failures uint64    // failed writes since the node started
+	// LoadErr is why the file could not be read at start, nil when it
+	// was read or absent. A corrupt file is moved aside, not emptied.
+	LoadErr error
 }
 
 type verdictState struct {
@@ -86,6 +110,7 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 	if o.StateDir != "" {
 		n.drainPath = filepath.Join(o.StateDir, "drains.json")
 		loadErr = n.loadDrains()
+		n.drainW.loadErr = loadErr
 	}
 	n.publishDrainsLocked(time.Now())
 	checker.notify = n.observeLocal
@@ -146,6 +171,9 @@ func (n *Node) tick() {
 			n.mu.Lock()
 			if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
 				n.publishDrainsLocked(now)
+			}
+			if n.drainErr != nil && now.Sub(n.drainW.tried) >= drainRetry {
+				n.persistDrainsLocked(true)
 			}
 			n.mu.Unlock()
 			if n.mesh != nil && now.Sub(lastRefresh) >= n.refreshEvery() {
@@ -328,7 +356,7 @@ func (n *Node) SetDrain(target string, d time.Duration, reason, by string, delet
 		dr.SetAt = old.SetAt.Add(time.Nanosecond) // our clock is behind the last writer's
 	}
 	n.drains[target] = dr
-	err := n.persistDrainsLocked()
+	err := n.persistDrainsLocked(false)
 	n.publishDrainsLocked(now)
 	n.mu.Unlock()
 	if n.mesh != nil {
@@ -350,7 +378,7 @@ func (n *Node) mergeDrain(d Drain) bool {
 		return false
 	}
 	n.drains[d.Target] = d
-	n.persistDrainsLocked()
+	n.persistDrainsLocked(false)
 	n.publishDrainsLocked(time.Now())
 	n.log.Info("drain replicated", "target", d.Target, "deleted", d.Deleted, "by", d.By)
 	return true
@@ -378,6 +406,15 @@ func (n *Node) DrainError() error {
 	return n.drainErr
 }
 
+// DrainPersistence reports how keeping the drains file is going; the zero
+// value without a state dir.
+func (n *Node) DrainPersistence() PersistStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return PersistStatus{Path: n.drainPath, Err: n.drainErr, Since: n.drainW.since,
+		Failures: n.drainW.failures, LoadErr: n.drainW.loadErr}
+}
+
 func (n *Node) publishDrainsLocked(now time.Time) {
 	t := &drainTable{values: map[string]bool{}, pools: map[string]bool{}}
 	for _, d := range n.drains {
@@ -396,7 +433,11 @@ func (n *Node) publishDrainsLocked(now time.Time) {
 	n.drainTab.Store(t)
 }
 
-func (n *Node) persistDrainsLocked() error {
+// persistDrainsLocked writes every drain to the state dir. The drains
+// apply in memory and on the mesh whatever happens here; a failure is kept
+// for status and retried (retry says this call is such a retry, which
+// logs only the recovery).
+func (n *Node) persistDrainsLocked(retry bool) error {
 	if n.drainPath == "" {
 		return nil
 	}
@@ -406,9 +447,22 @@ func (n *Node) persistDrainsLocked() error {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Target < list[j].Target })
 	data, _ := json.MarshalIndent(list, "", "  ")
+	now := time.Now()
+	failing := n.drainErr != nil
 	n.drainErr = atomicfile.Write(n.drainPath, data)
-	if n.drainErr != nil {
-		n.log.Error("cannot persist drains; they apply in memory and on the mesh", "err", n.drainErr)
+	n.drainW.tried = now
+	switch {
+	case n.drainErr != nil:
+		n.drainW.failures++
+		if !failing {
+			n.drainW.since = now
+		}
+		if !retry {
+			n.log.Error("cannot persist drains; they apply in memory and on the mesh", "err", n.drainErr)
+		}
+	case failing:
+		n.drainW.since = time.Time{}
+		n.log.Info("drains persisted again", "path", n.drainPath)
 	}
 	return n.drainErr
 }
@@ -426,7 +480,9 @@ func (n *Node) loadDrains() error {
 	var list []Drain
 	if err := json.Unmarshal(data, &list); err != nil {
 		aside := n.drainPath + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
-		os.Rename(n.drainPath, aside)
+		if rerr := os.Rename(n.drainPath, aside); rerr != nil {
+			return fmt.Errorf("drains: %s is corrupt (and could not be moved aside: %v): %w", n.drainPath, rerr, err)
+		}
 		return fmt.Errorf("drains: %s is corrupt (moved to %s): %w", n.drainPath, aside, err)
 	}
 	for _, d := range list {

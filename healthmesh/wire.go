@@ -3,6 +3,7 @@ package healthmesh
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -40,6 +41,41 @@ type wireState struct {
 
 var errBadMessage = errors.New("healthmesh: malformed message")
 
+// maxAgeMS is the greatest age an observation can carry: an older one
+// would not fit a time.Duration.
+const maxAgeMS = math.MaxInt64 / int64(time.Millisecond)
+
+// valid reports whether b is a batch a node could have sent: from a named
+// observer, about named endpoints, with ages that are not negative (an
+// observation from the future would stay fresh for as long as it says).
+func (b *wireBatch) valid() bool {
+	if b.Observer == "" {
+		return false
+	}
+	for _, it := range b.Items {
+		if it.Endpoint == "" || it.AgeMS < 0 || it.AgeMS > maxAgeMS {
+			return false
+		}
+	}
+	return true
+}
+
+// valid reports whether s holds only valid batches and drains with
+// targets.
+func (s *wireState) valid() bool {
+	for i := range s.Batches {
+		if !s.Batches[i].valid() {
+			return false
+		}
+	}
+	for _, d := range s.Drains {
+		if d.Target == "" {
+			return false
+		}
+	}
+	return true
+}
+
 func encode(kind byte, v any) []byte {
 	b, _ := json.Marshal(v)
 	return append([]byte{kind}, b...)
@@ -53,7 +89,7 @@ func decodeMsg(b []byte) (kind byte, batch *wireBatch, drain *Drain, err error) 
 	switch b[0] {
 	case msgObservations:
 		batch = new(wireBatch)
-		if err := json.Unmarshal(b[1:], batch); err != nil || batch.Observer == "" {
+		if err := json.Unmarshal(b[1:], batch); err != nil || !batch.valid() {
 			return 0, nil, nil, errBadMessage
 		}
 		return b[0], batch, nil, nil

@@ -75,7 +75,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	case q.Qclass != dns.ClassINET:
 		m.Rcode = dns.RcodeRefused
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		m.Rcode = dns.RcodeRefused // zone transfers are closed
+		s.transferOneMessage(m, q, qi) // over TCP, serveTCP streams them instead
 	case q.Qtype == dns.TypeOPT || q.Qtype == dns.TypeTSIG || q.Qtype == dns.TypeTKEY:
 		m.Rcode = dns.RcodeFormatError
 	default:

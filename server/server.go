@@ -82,6 +82,7 @@ type Server struct {
 	health  atomic.Pointer[healthBox]
 	qlog    atomic.Pointer[querylog.Log] // nil: no query log
 	rrl     atomic.Pointer[rrlTable]     // nil: no rate limiting
+	xfr     transfers                    // zone transfer settings and counts (transfer.go)
 	metrics metrics
 
 	mu      sync.Mutex // guards udp, servers and addrs
@@ -153,7 +154,8 @@ func (s *Server) Start() error {
 		}
 		tcp := &dns.Server{
 			Listener:      &limitListener{Listener: tl, l: s.tcpLimits},
-			Handler:       s,
+			Handler:       dns.HandlerFunc(s.serveTCP), // transfers and TSIG, then ServeDNS
+			TsigProvider:  tsigKeys{s},
 			MsgAcceptFunc: accept,
 			ReadTimeout:   o.TCPReadTimeout,
 			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },

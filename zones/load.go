@@ -35,9 +35,11 @@ type SOAValues struct {
 
 // Options says where zones come from and how YAML zones are completed.
 type Options struct {
-	Dir      string // the zones directory
-	SOA      SOAValues
-	StateDir string // where zone serials persist; "" = memory only
+	Dir string // the zones directory
+	SOA SOAValues
+	// StateDir is where zone serials and the last good copy of every zone
+	// persist; "" = memory only.
+	StateDir string
 
 	DynamicTTL  uint32 // TTL of dynamic answers whose record has no ttl; 0 = the record's
 	DegradedTTL uint32 // TTL cap of fallback and fail-open answers; 0 = no cap
@@ -56,9 +58,12 @@ type Loader struct {
 	mu       sync.Mutex // serialises Reload; guards the fields below
 	opts     Options
 	serials  *serials
+	lastGood *lastGood // nil without a state dir
 	problems Problems  // of the last reload
 	loadedAt time.Time // of the last reload
 	stats    ReloadStats
+	// serialWrites follows the writes of the serial state file.
+	serialWrites writeState
 }
 
 // ReloadStats counts a Loader's reloads since it was made, for metrics.
@@ -77,7 +82,8 @@ type ReloadStats struct {
 // in the error; the loader still works, starting serials from the clock.
 func NewLoader(o Options, log *slog.Logger) (*Loader, error) {
 	s, err := newSerials(o.StateDir)
-	l := &Loader{log: log, opts: o, serials: s, stats: ReloadStats{ZoneErrors: map[string]uint64{}}}
+	l := &Loader{log: log, opts: o, serials: s, lastGood: newLastGood(o.StateDir),
+		stats: ReloadStats{ZoneErrors: map[string]uint64{}}}
 	l.cur.Store(NewSet())
 	return l, err
 }
@@ -112,14 +118,15 @@ func (l *Loader) LastReload() (Problems, time.Time) {
 }
 
 // Reload reads every zone file and publishes a new set. A zone whose file
-// fails to load keeps its previous version (if it had one); every other
-// zone updates. It returns the problems found; the new set is served either
-// way.
+// fails to load keeps its previous version; with a state dir, a zone that
+// has none in memory (at startup) is served from its last good copy. Every
+// other zone updates. It returns the problems found; the new set is served
+// either way.
 func (l *Loader) Reload() Problems {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	prev := l.cur.Load()
-	set, ps, failed := build(l.opts, l.serials, prev, time.Now())
+	set, ps, failed := build(l.opts, l.serials, prev, time.Now(), l.lastGood)
 	for _, z := range set.zones {
 		if old := prev.zones[z.Origin]; old != nil && old != z && old.SOA.Serial != z.SOA.Serial {
 			l.log.Info("zone updated", "zone", z.Origin, "serial", z.SOA.Serial)
@@ -132,7 +139,11 @@ func (l *Loader) Reload() Problems {
 			l.log.Info("zone removed", "zone", origin)
 		}
 	}
-	if err := l.serials.commit(set.Zones()); err != nil {
+	err := l.serials.commit(set.Zones())
+	if l.serials.path != "" {
+		l.serialWrites.record(err, time.Now())
+	}
+	if err != nil {
 		ps = append(ps, Problem{Path: l.serials.path, Msg: err.Error()})
 		failed = append(failed, "")
 	}
@@ -172,7 +183,7 @@ func Load(o Options) (*Set, Problems) {
 	if err != nil {
 		ps = append(ps, Problem{Path: s.path, Msg: err.Error()})
 	}
-	set, more, _ := build(o, s, NewSet(), time.Now())
+	set, more, _ := build(o, s, NewSet(), time.Now(), nil)
 	return set, append(ps, more...)
 }
 
@@ -182,10 +193,13 @@ type zoneFile struct {
 }
 
 // build loads the directory into a new set, falling back to prev's version
-// of any zone that fails. failed lists the origins of the zones that
-// failed, and "" when there are problems outside any one zone.
-func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Problems, failed []string) {
-	files, ps := listZones(o.Dir)
+// of any zone that fails, or when there is none, to its last good copy in
+// g. With g, every zone that loads is saved as its last good copy, and the
+// copies of zones whose files are gone are removed. failed lists the
+// origins of the zones that failed, and "" when there are problems outside
+// any one zone. Tools pass a nil g: they never touch the state dir.
+func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *Set, ps Problems, failed []string) {
+	files, ps, listed := listZones(o.Dir)
 	if len(ps) > 0 {
 		failed = append(failed, "")
 	}
@@ -193,8 +207,9 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Probl
 	// Parse and compile the files in parallel; serials are given out in
 	// order afterwards.
 	type loaded struct {
-		z  *Zone
-		ps Problems
+		z       *Zone
+		ps      Problems
+		saveErr error // saving the last good copy
 	}
 	out := make([]loaded, len(files))
 	var wg sync.WaitGroup
@@ -209,23 +224,38 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Probl
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			out[i].z, out[i].ps = loadZone(f, o)
+			z, src, ps := loadZone(f, o)
+			out[i].z, out[i].ps = z, ps
+			if g != nil && len(ps) == 0 {
+				out[i].saveErr = g.save(f, lastGoodSource(f, z, src))
+			}
 			<-sem
 		}()
 	}
 	wg.Wait()
+	saveFailed := false
 	for i, f := range files {
 		z, zps := out[i].z, out[i].ps
 		if len(zps) == 0 && f.kind == ".yaml" {
 			z.SOA.Serial = sr.next(f.origin, z.hash, now)
 			z.neg.Serial = z.SOA.Serial
 		}
+		if err := out[i].saveErr; err != nil {
+			ps = append(ps, Problem{Path: g.path(f), Msg: err.Error()})
+			failed = append(failed, "")
+			saveFailed = true
+		}
 		if len(zps) > 0 {
-			ps = append(ps, zps...)
 			failed = append(failed, f.origin)
 			if old := prev.zones[f.origin]; old != nil {
 				set.zones[f.origin] = old
+			} else if g != nil {
+				z, zps = fromLastGood(f, o, sr, now, g, zps)
+				if z != nil {
+					set.zones[f.origin] = z
+				}
 			}
+			ps = append(ps, zps...)
 			continue
 		}
 		if old := prev.zones[f.origin]; old != nil && old.hash == z.hash && old.SOA.Serial == z.SOA.Serial {
@@ -233,19 +263,48 @@ func build(o Options, sr *serials, prev *Set, now time.Time) (set *Set, ps Probl
 		}
 		set.zones[f.origin] = z
 	}
+	// Pruning needs the copies directory, whose trouble, if saving
+	// failed, is already reported.
+	if g != nil && !saveFailed {
+		g.settled()
+		if listed {
+			if err := g.prune(files); err != nil {
+				ps = append(ps, Problem{Path: g.dir, Msg: err.Error()})
+				failed = append(failed, "")
+			}
+		}
+	}
 	ps.Sort()
 	return set, ps, failed
 }
 
+// fromLastGood loads zone file f, which failed with problems ps, from its
+// last good copy. It returns the zone (nil when there is no usable copy)
+// and the problems to report: ps, each saying that the copy is served, or
+// ps and the copy's own problems.
+func fromLastGood(f zoneFile, o Options, sr *serials, now time.Time, g *lastGood, ps Problems) (*Zone, Problems) {
+	z, at, gps := g.load(f, o)
+	if z == nil {
+		return nil, append(ps, gps...)
+	}
+	if f.kind == ".yaml" {
+		z.SOA.Serial = sr.next(f.origin, z.hash, now)
+		z.neg.Serial = z.SOA.Serial
+	}
+	for i := range ps {
+		ps[i].Msg += "; serving the last good copy saved at " + at.UTC().Format(time.RFC3339)
+	}
+	return z, ps
+}
+
 // listZones finds the zone files in dir: <zone>.yaml and <zone>.zone.
-// Hidden files and any other names are ignored.
-func listZones(dir string) ([]zoneFile, Problems) {
+// Hidden files and any other names are ignored. listed is false when the
+// directory could not be read, so files says nothing about what exists.
+func listZones(dir string) (files []zoneFile, ps Problems, listed bool) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, Problems{{Path: dir, Msg: fmt.Sprintf("cannot read zones directory: %v", unwrapPath(err))}}
+		return nil, Problems{{Path: dir, Msg: fmt.Sprintf("cannot read zones directory: %v", unwrapPath(err))}}, false
 	}
-	var files []zoneFile
-	var ps Problems
 	seen := map[string]string{}
 	for _, e := range ents {
 		name := e.Name()
@@ -270,7 +329,7 @@ func listZones(dir string) ([]zoneFile, Problems) {
 		files = append(files, zoneFile{origin: origin, path: path, kind: kind})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].origin < files[j].origin })
-	return files, ps
+	return files, ps, true
 }
 
 func unwrapPath(err error) error {
@@ -281,17 +340,18 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// loadZone reads, validates and compiles one zone file.
-func loadZone(f zoneFile, o Options) (*Zone, Problems) {
+// loadZone reads, validates and compiles one zone file. src is the file's
+// content for a YAML zone, nil for a master file.
+func loadZone(f zoneFile, o Options) (z *Zone, src []byte, ps Problems) {
 	var records []*Record
 	var soa *dns.SOA
-	var ps Problems
 	switch f.kind {
 	case ".yaml":
 		data, err := os.ReadFile(f.path)
 		if err != nil {
-			return nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
+			return nil, nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
 		}
+		src = data
 		records, ps = ParseYAML(f.path, f.origin, data, o.SOA.TTL)
 		if len(ps) == 0 {
 			ps = compilePolicies(f.path, records, o)
@@ -301,19 +361,19 @@ func loadZone(f zoneFile, o Options) (*Zone, Problems) {
 	}
 	ps = append(ps, validateZone(f, records, soa)...)
 	if len(ps) > 0 {
-		return nil, ps
+		return nil, nil, ps
 	}
 	if soa == nil {
 		soa = synthSOA(f.origin, records, o.SOA)
 	}
-	z := compile(f.origin, f.path, records, soa)
+	z = compile(f.origin, f.path, records, soa)
 	z.hash = contentHash(z)
 	for _, r := range records {
 		// Compiled into r.Policy and hashed: the YAML trees, the bulk of
 		// a parsed file, need not stay in memory.
 		r.Dynamic, r.Octodns = nil, nil
 	}
-	return z, nil
+	return z, src, nil
 }
 
 // validateZone checks what needs the whole zone: apex NS, ALIAS targets,

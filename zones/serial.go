@@ -19,8 +19,9 @@ import (
 type serials struct {
 	path string // state file; "" keeps serials in memory only
 
-	mu sync.Mutex // guards m
-	m  map[string]serialEntry
+	mu    sync.Mutex // guards m and dirty
+	m     map[string]serialEntry
+	dirty bool // m has entries the state file lacks: the last write failed
 }
 
 type serialEntry struct {
@@ -74,7 +75,7 @@ func (s *serials) next(origin string, h [32]byte, now time.Time) uint32 {
 func (s *serials) commit(zs []*Zone) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := false
+	changed := s.dirty
 	for _, z := range zs {
 		e := serialEntry{Serial: z.SOA.Serial, Hash: hex.EncodeToString(z.hash[:])}
 		if s.m[z.Origin] != e {
@@ -90,7 +91,9 @@ func (s *serials) commit(zs []*Zone) error {
 		return err
 	}
 	if err := atomicfile.Write(s.path, data); err != nil {
+		s.dirty = true // retried by the next commit, changed or not
 		return fmt.Errorf("zone serials: %w", err)
 	}
+	s.dirty = false
 	return nil
 }

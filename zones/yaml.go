@@ -31,6 +31,10 @@ func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Prob
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil // an empty file is an empty zone
 	}
+	if bad, why := yexpansion(&doc); bad != nil {
+		p.add(bad.Line, "", "", why)
+		return nil, p.probs
+	}
 	root := octoyaml.Resolve(doc.Content[0])
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return nil, nil
@@ -86,6 +90,63 @@ func (p *yparser) syntax(err error) {
 		}
 		p.add(0, "", "", strings.TrimPrefix(msg, "yaml: "))
 	}
+}
+
+// yexpandSlack is how many nodes aliases may add to a zone file beyond ten
+// times its own: plenty for anchors used as templates.
+const yexpandSlack = 1 << 16
+
+// yexpansion checks the aliases of doc before anything walks it: every
+// walk follows aliases and merge keys as PyYAML expands them, so an
+// alias inside the node it names would never end, and nested aliases
+// could make a few hundred bytes billions of nodes ("billion laughs").
+// It returns the node at fault and why, or nil.
+func yexpansion(doc *yaml.Node) (*yaml.Node, string) {
+	e := &yexpand{memo: map[*yaml.Node]int{}, open: map[*yaml.Node]bool{}}
+	e.limit = 10*yplainNodes(doc) + yexpandSlack
+	e.count(doc)
+	return e.bad, e.why
+}
+
+// yplainNodes counts the nodes of n without following aliases.
+func yplainNodes(n *yaml.Node) int {
+	total := 1
+	for _, c := range n.Content {
+		total += yplainNodes(c)
+	}
+	return total
+}
+
+// yexpand counts the nodes of a document with its aliases expanded.
+type yexpand struct {
+	memo  map[*yaml.Node]int  // expanded size of each node counted
+	open  map[*yaml.Node]bool // nodes being counted: the path from the root
+	limit int
+	bad   *yaml.Node // where counting stopped
+	why   string
+}
+
+func (e *yexpand) count(n *yaml.Node) int {
+	if s, ok := e.memo[n]; ok || e.bad != nil {
+		return s
+	}
+	total := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		if e.open[n.Alias] {
+			e.bad, e.why = n, fmt.Sprintf("alias *%s is inside the node it refers to", n.Value)
+			return 0
+		}
+		total += e.count(n.Alias)
+	}
+	e.open[n] = true
+	for _, c := range n.Content {
+		if total += e.count(c); total > e.limit && e.bad == nil {
+			e.bad, e.why = c, fmt.Sprintf("aliases expand the file to more than %d nodes", e.limit)
+		}
+	}
+	delete(e.open, n)
+	e.memo[n] = total
+	return total
 }
 
 func (p *yparser) add(line int, record, key, msg string) {

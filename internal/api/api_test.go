@@ -166,7 +166,7 @@ func TestRoutes(t *testing.T) {
 		{name: "status", call: call{method: "GET", path: "/api/v1/status"}, wantCode: 200,
 			wantJSON: `{"node":"n1","region":"eu","members":[{"name":"n1","region":"eu","addr":"127.0.0.1:7946","state":"alive"}],
 				"endpoints":[],"drains":[],"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[]},
-				"auth":"loopback","now":"2026-01-02T15:05:05Z"}`},
+				"state":[],"auth":"loopback","now":"2026-01-02T15:05:05Z"}`},
 		{name: "list drains empty", call: call{method: "GET", path: "/api/v1/drains"}, wantCode: 200,
 			wantJSON: `{"drains":[]}`},
 		{name: "drain for", call: call{method: "POST", path: "/api/v1/drains",
@@ -455,5 +455,37 @@ func TestStartNoListen(t *testing.T) {
 	}
 	if err := s.Start(); err == nil {
 		t.Error("got nil error; want one for an empty listen address")
+	}
+}
+
+// stateBackend is a backend that keeps state files.
+type stateBackend struct {
+	fakeBackend
+	files []StateFile
+}
+
+func (s *stateBackend) StateFiles() []StateFile { return s.files }
+
+// TestStatusStateFiles: a backend that keeps state files has them in the
+// status, a failing one with its error.
+func TestStatusStateFiles(t *testing.T) {
+	b := &stateBackend{files: []StateFile{
+		{Name: "drains", Path: "/var/lib/meridian/mesh/drains.json", Error: "write: no space left on device", Since: t0, Failures: 3},
+		{Name: "zone_serials", Path: "/var/lib/meridian/zone-serials.json", OK: true},
+	}}
+	w := call{method: "GET", path: "/api/v1/status"}.do(newServer(t, "", b).Handler())
+	var got struct {
+		State []map[string]any `json:"state"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{
+		{"name": "drains", "path": "/var/lib/meridian/mesh/drains.json", "ok": false, "error": "write: no space left on device",
+			"since": "2026-01-02T15:04:05Z", "failures": 3.0},
+		{"name": "zone_serials", "path": "/var/lib/meridian/zone-serials.json", "ok": true, "failures": 0.0},
+	}
+	if !reflect.DeepEqual(got.State, want) {
+		t.Errorf("state: got %v; want %v", got.State, want)
 	}
 }

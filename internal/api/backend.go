@@ -36,6 +36,30 @@ type Backend interface {
 	Undrain(target, by string) error
 }
 
+// StateReporter is implemented by backends that keep state files (drains,
+// zone serials, last good zone copies); the status then says whether each
+// can be written. Implementations must be safe for concurrent use.
+type StateReporter interface {
+	StateFiles() []StateFile
+}
+
+// StateFile is one kind of state a node keeps on disk.
+type StateFile struct {
+	Name string `json:"name"` // drains, zone_serials, zone_last_good
+	Path string `json:"path"` // the file, or the directory of a set of files
+	// OK is false while writing fails: the state still applies in memory
+	// (and, for drains, on the mesh) but would not survive a restart.
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"` // of the last write
+	// Since is when the writes began failing; zero while they succeed.
+	Since time.Time `json:"since,omitzero"`
+	// Failures counts the failed writes since the node started.
+	Failures uint64 `json:"failures"`
+	// LoadError is why the file could not be read at start (a corrupt
+	// drains file is moved aside, never emptied); "" when it was fine.
+	LoadError string `json:"load_error,omitempty"`
+}
+
 // ReloadStatus is the outcome of the last zone reload.
 type ReloadStatus struct {
 	At       time.Time `json:"at"`

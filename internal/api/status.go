@@ -13,6 +13,9 @@ type StatusReply struct {
 	healthmesh.Status
 	Records []Record     `json:"records"`
 	Reload  ReloadStatus `json:"reload"`
+	// State lists the files the node keeps in its state dirs and whether
+	// they can be written; empty when nothing is persisted.
+	State []StateFile `json:"state"`
 	// Auth is what mutating calls need: "token" (a bearer token) or
 	// "loopback" (no token file: loopback tools only, never browsers).
 	Auth string `json:"auth"`
@@ -44,5 +47,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if s.token != nil {
 		auth = "token"
 	}
-	writeJSON(w, http.StatusOK, StatusReply{Status: st, Records: recs, Reload: rl, Auth: auth, Now: s.now().UTC()})
+	var state []StateFile
+	if sr, ok := s.b.(StateReporter); ok {
+		state = sr.StateFiles()
+	}
+	writeJSON(w, http.StatusOK, StatusReply{Status: st, Records: recs, Reload: rl, State: nonNil(state),
+		Auth: auth, Now: s.now().UTC()})
 }

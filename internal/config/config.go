@@ -40,8 +40,12 @@ type Config struct {
 	Mesh        Mesh     `yaml:"mesh"`
 	Transfer    Transfer `yaml:"transfer"`
 	// StateDir holds state that must survive restarts: the zone serials of
-	// YAML zones, in zone-serials.json. Empty means nothing is persisted:
-	// serials then restart from the clock.
+	// YAML zones, in zone-serials.json, and under last-good/ a copy of each
+	// zone as it last loaded without problems. A zone whose file is broken
+	// at startup is served from that copy (and reported) instead of not at
+	// all; deleting a zone file deletes its copy. Empty means nothing is
+	// persisted: serials then restart from the clock, and a zone broken at
+	// startup is not served.
 	StateDir string `yaml:"state_dir"`
 
 	// Path is the file the config was read from; relative paths in the
@@ -109,19 +113,22 @@ type TCP struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
-// Transfer lets secondaries copy the zones (AXFR; IXFR is answered with
-// the whole zone) and tells them when a zone changes (NOTIFY). Dynamic
-// records are transferred as their top-level values. Nothing is
-// transferred unless allow is set.
+// Transfer lets secondaries copy the zones (AXFR over TCP; IXFR is
+// answered with the whole zone, or the SOA alone when the secondary is up
+// to date) and tells them when a zone changes (NOTIFY). Dynamic records
+// are transferred as their top-level values. Nothing is transferred
+// unless allow is set. See docs/transfer.md.
 type Transfer struct {
 	// Allow lists the networks (CIDR) that may transfer; a request from
 	// elsewhere is REFUSED.
 	Allow []string `yaml:"allow"`
 	// TSIG, when its name is set, must sign every transfer request (on
-	// top of allow) and signs our NOTIFYs.
+	// top of allow: unsigned is REFUSED, badly signed NOTAUTH), and signs
+	// our NOTIFYs and our answers to signed queries.
 	TSIG TSIG `yaml:"tsig"`
-	// Notify lists secondaries (IP:port) sent a NOTIFY when a zone's
-	// serial changes.
+	// Notify lists secondaries (IP:port) sent a NOTIFY, over UDP, for
+	// every zone once serving starts and for each zone whose serial
+	// changes; it is retried for about 30s until answered.
 	Notify []string `yaml:"notify"`
 }
 

@@ -36,6 +36,7 @@ type Daemon struct {
 	health  *healthmesh.Node
 	api     *api.Server // nil when api.listen is empty
 	metrics *metrics
+	notify  *notifier // NOTIFY to transfer.notify (notify.go)
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
@@ -129,6 +130,9 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
 	d.metrics = newMetrics(d)
+	d.srv.SetTransfer(transferOptions(c))
+	d.notify = newNotifier(log, d.metrics.notifies)
+	d.notify.configure(c)
 	if c.API.Listen != "" {
 		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, Log: log}, backend{d}); err != nil {
 			d.health.Close()
@@ -181,6 +185,7 @@ func (d *Daemon) ReloadZones() zones.Problems {
 	ps := d.loader.Reload()
 	d.logProblems(ps)
 	d.health.Reconcile(healthmesh.Endpoints(d.loader.Current().Policies()))
+	d.notify.zonesLoaded(d.loader.Current()) // sends in the background
 	// Parsing a large zone set leaves hundreds of megabytes of garbage,
 	// and the replaced set is garbage too: give it back to the system now
 	// rather than when the runtime's scavenger gets to it. The collection
@@ -191,6 +196,34 @@ func (d *Daemon) ReloadZones() zones.Problems {
 
 // Health returns the node's health authority.
 func (d *Daemon) Health() *healthmesh.Node { return d.health }
+
+// StateFiles reports the state files the node keeps and whether they can
+// be written, for the status API and metrics.
+func (d *Daemon) StateFiles() []api.StateFile {
+	var out []api.StateFile
+	if dp := d.health.DrainPersistence(); dp.Path != "" {
+		f := stateFile("drains", dp.Path, dp.Err, dp.Since, dp.Failures)
+		if dp.LoadErr != nil {
+			f.LoadError = dp.LoadErr.Error()
+		}
+		out = append(out, f)
+	}
+	for _, w := range d.loader.StateWrites() {
+		out = append(out, stateFile(w.Name, w.Path, w.Err, w.Since, w.Failures))
+	}
+	return out
+}
+
+func stateFile(name, path string, err error, since time.Time, failures uint64) api.StateFile {
+	f := api.StateFile{Name: name, Path: path, OK: err == nil, Since: since, Failures: failures}
+	if err != nil {
+		f.Error = err.Error()
+	}
+	return f
+}
+
+// StateFiles implements api.StateReporter.
+func (b backend) StateFiles() []api.StateFile { return b.d.StateFiles() }
 
 // meshOptions converts the mesh config; nil when the node runs alone.
 func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
@@ -255,6 +288,8 @@ func (d *Daemon) ReloadConfig() error {
 	d.cfg = c
 	d.level.Set(parseLevel(c.Log.Level))
 	d.srv.SetOptions(serverOptions(c))
+	d.srv.SetTransfer(transferOptions(c))
+	d.notify.configure(c)
 	d.loader.SetOptions(ZoneOptions(c))
 	d.mu.Unlock()
 	d.metrics.configReloads.WithLabelValues("ok").Inc()
@@ -361,6 +396,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.log.Info("api listening", "addr", d.api.Addr())
 	}
+	d.notify.start(ctx) // every zone once, now that secondaries can fetch them
 	d.log.Info("serving", "node", d.Config().Node.Name, "region", d.Config().Node.Region)
 loop:
 	for {
@@ -379,6 +415,7 @@ loop:
 	}
 	cancel()
 	wg.Wait()
+	d.notify.wait()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	err := d.srv.Shutdown(sctx)

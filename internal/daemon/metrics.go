@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 
+	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/querylog"
 	"github.com/meridiandns/meridian/internal/version"
 	"github.com/meridiandns/meridian/zones"
@@ -23,6 +24,7 @@ type metrics struct {
 
 	configReloads *prometheus.CounterVec // by result
 	geoipReloads  *prometheus.CounterVec // by result
+	notifies      *prometheus.CounterVec // by result
 	queryLog      *querylog.Counters     // shared by every query log the node opens
 }
 
@@ -36,10 +38,16 @@ func newMetrics(d *Daemon) *metrics {
 		Name: "meridian_geoip_reloads_total",
 		Help: "GeoIP database reloads after a change, by result (ok, error); a failed one keeps the previous database.",
 	}, []string{"result"})
+	m.notifies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meridian_notifies_total",
+		Help: "NOTIFY messages to the secondaries in transfer.notify, by result: acked (answered NOERROR), failed (an error answer, or none after every retry).",
+	}, []string{"result"})
 	for _, r := range []string{"ok", "error"} {
 		m.configReloads.WithLabelValues(r)
 		m.geoipReloads.WithLabelValues(r)
 	}
+	m.notifies.WithLabelValues("acked")
+	m.notifies.WithLabelValues("failed")
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "meridian_build_info",
 		Help: "Always 1; the labels say which build is running.",
@@ -50,10 +58,13 @@ func newMetrics(d *Daemon) *metrics {
 		collectors.NewGoCollector(),
 		info,
 		d.srv.Collector(),
+		d.srv.TransferCollector(),
 		d.health.Collector(),
 		zoneCollector{d.loader},
+		stateCollector{d},
 		m.configReloads,
 		m.geoipReloads,
+		m.notifies,
 		m.queryLog,
 	)
 	return m
@@ -123,5 +134,42 @@ func (c zoneCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, z := range c.l.Current().Zones() {
 		ch <- prometheus.MustNewConstMetric(zoneSerialDesc, prometheus.GaugeValue, float64(z.SOA.Serial), z.Origin)
+	}
+}
+
+var (
+	stateFailingDesc = prometheus.NewDesc("meridian_state_write_failing",
+		"1 while the last write of a state file failed (drains, zone_serials, zone_last_good), else 0; the state still applies in memory.",
+		[]string{"state"}, nil)
+	stateErrorsDesc = prometheus.NewDesc("meridian_state_write_errors_total",
+		"Failed writes of a state file (drains, zone_serials, zone_last_good) since the node started.",
+		[]string{"state"}, nil)
+)
+
+// stateNames are the state files metrics report, each with a series even
+// when no state dir is set, so that an alert sees 0 rather than nothing.
+var stateNames = []string{"drains", "zone_serials", "zone_last_good"}
+
+// stateCollector reads how writing the state files is going.
+type stateCollector struct{ d *Daemon }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- stateFailingDesc
+	ch <- stateErrorsDesc
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	byName := map[string]api.StateFile{}
+	for _, f := range c.d.StateFiles() {
+		byName[f.Name] = f
+	}
+	for _, name := range stateNames {
+		f, ok := byName[name]
+		failing := 0.0
+		if ok && !f.OK {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(stateFailingDesc, prometheus.GaugeValue, failing, name)
+		ch <- prometheus.MustNewConstMetric(stateErrorsDesc, prometheus.CounterValue, float64(f.Failures), name)
 	}
 }

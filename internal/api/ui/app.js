@@ -96,7 +96,7 @@
     $('node').textContent = 'node ' + st.node + (st.region ? ' · region ' + st.region : '');
     document.title = 'Meridian · ' + st.node;
     swap($('regions'), renderRegions(st));
-    swap($('reload'), renderReload(st.reload));
+    swap($('reload'), renderReload(st.reload, st.state || []));
     swap($('records'), renderRecords(st));
     swap($('endpoints'), renderEndpoints(st));
     swap($('drains'), renderDrains(st));
@@ -131,7 +131,7 @@
     return out;
   }
 
-  function renderReload(rl) {
+  function renderReload(rl, state) {
     const out = el('div', { id: 'reload-state', 'data-ok': String(rl.ok) });
     out.append(el('p', {}, rl.ok ? badge('up', 'ok') : badge('down', rl.problems.length + ' problem' + (rl.problems.length === 1 ? '' : 's')),
       ' at ', timeEl(rl.at), isZero(rl.at) ? '' : el('span', { class: 'muted' }, ` (${ago(rl.at, true)} ago)`)));
@@ -139,7 +139,21 @@
       out.append(el('ul', { class: 'problems' }, rl.problems.map((p) => el('li', {}, p))));
       out.append(el('p', { class: 'hint' }, 'Zones with problems keep serving their previous version.'));
     }
-    return el('div', {}, out);
+    return el('div', {}, out, renderState(state));
+  }
+
+  // renderState shows the state files that cannot be written, or could not
+  // be read at start; nothing while all is well.
+  function renderState(state) {
+    const bad = state.filter((f) => !f.ok || f.load_error);
+    if (!bad.length) return null;
+    const out = el('div', { id: 'state-files' });
+    out.append(el('p', {}, badge('down', bad.length + ' state file' + (bad.length === 1 ? '' : 's') + ' failing')));
+    out.append(el('ul', { class: 'problems' }, bad.map((f) => el('li', { 'data-state': f.name },
+      f.name + ' (' + f.path + '): ' + (f.ok ? 'at start: ' + f.load_error : f.error +
+        (isZero(f.since) ? '' : ` — failing for ${ago(f.since, true)}`))))));
+    out.append(el('p', { class: 'hint' }, 'The state applies in memory (drains also on the mesh) but would not survive a restart.'));
+    return out;
   }
 
   function ruleText(r) {

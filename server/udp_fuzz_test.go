@@ -1,0 +1,154 @@
+package server
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// capturedQueries are queries as real resolvers and tools send them,
+// captured off the wire: dig 9.18 (AD set, a client cookie) and kdig 3.2.
+var capturedQueries = []string{
+	// dig app.example.com A +subnet=198.51.100.0/24
+	"27380120000100000000000103617070076578616d706c6503636f6d000001000100002904d00000000000170008000700011800c63364000a00085591b4c4e8e39fab",
+	// dig www.example.org AAAA +nsid +padding=128
+	"3c7b0120000100000000000103777777076578616d706c65036f726700001c000100002904d000000000005400030000000a00083156efb1f05015bf000c004000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+	// kdig nope.example.org TXT +nsid +cookie +subnet=2001:db8:2::/48
+	"f62701200001000000000001046e6f7065076578616d706c65036f72670000100001000029100000000000001e000300000008000a0002300020010db80002000a000837a0201bdbbfd5aa",
+}
+
+// querySeeds returns the seed corpus of FuzzQuery: captured queries, a
+// sample of the fast path's corpus (static and dynamic names, ECS, NSID,
+// cookies, NXDOMAIN), the general path's corpus, padding, and damaged
+// packets.
+func querySeeds(t testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, h := range capturedQueries {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
+	// Every 7th, so that each name, type and variant still appears.
+	fast := fastCorpus(t)
+	for i := 0; i < len(fast); i += 7 {
+		seeds = append(seeds, fast[i])
+	}
+	seeds = append(seeds, generalCorpus(t)...)
+	for _, m := range []*dns.Msg{
+		query("www.example.org.", dns.TypeA, withEDNS(1232, &dns.EDNS0_PADDING{Padding: make([]byte, 64)})),
+		query("app.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24),
+			func(m *dns.Msg) {
+				m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+			}),
+		query("big.example.org.", dns.TypeTXT, withEDNS(4096)),
+		query("example.org.", dns.TypeANY, withEDNS(512)),
+	} {
+		seeds = append(seeds, pack(t, m))
+	}
+	// Damaged: cut short inside the question and inside the OPT, and with
+	// a compression pointer looping on itself as the name.
+	www := pack(t, query("www.example.org.", dns.TypeA, withEDNS(1232, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})))
+	loop := append(append([]byte(nil), www[:12]...), 0xc0, 12, 0, 1, 0, 1)
+	seeds = append(seeds, www[:20], www[:len(www)-3], loop)
+	return seeds
+}
+
+// FuzzQuery feeds arbitrary packets to the whole UDP answer path, fast
+// path and general path together. Whatever comes in, the server either
+// sends nothing or a well-formed response to it, never a panic; and the
+// fast path answers exactly as the general path would.
+func FuzzQuery(f *testing.F) {
+	for _, pkt := range querySeeds(f) {
+		f.Add(pkt)
+	}
+	s := newFastServer(f, Options{UDPSize: 1232, NSID: "node-1"})
+	fw, gw := newWorker(s), newWorker(s)
+	src := netip.MustParseAddr("192.0.2.33")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		out := fw.answer(pkt, src)
+		checkResponse(t, s.opts.Load(), pkt, out)
+		sameResponse(t, pkt, out, gw.slow(pkt, src))
+	})
+}
+
+// checkResponse checks that out is a response the server may send to the
+// query pkt: nothing to a packet without a header or to a response, else
+// a message that unpacks, with QR set, the query's ID, at most one
+// question (the query's), EDNS only when asked for, and no longer than
+// the client and we allow.
+func checkResponse(t *testing.T, o *Options, pkt, out []byte) {
+	t.Helper()
+	if len(pkt) < 12 || pkt[2]&0x80 != 0 {
+		if out != nil {
+			t.Fatalf("%x: got response %x; want none to a packet that is no query", pkt, out)
+		}
+		return
+	}
+	if out == nil {
+		return // dropped: allowed (e.g. rate limiting)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(out); err != nil {
+		t.Fatalf("%x: response %x does not unpack: %v", pkt, out, err)
+	}
+	if !r.Response {
+		t.Errorf("%x: response without QR", pkt)
+	}
+	if id := binary.BigEndian.Uint16(pkt); r.Id != id {
+		t.Errorf("%x: response ID %d; want %d", pkt, r.Id, id)
+	}
+	if len(r.Question) > 1 {
+		t.Errorf("%x: response has %d questions; want at most 1", pkt, len(r.Question))
+	}
+	if r.Truncated && len(r.Answer)+len(r.Ns) > 0 {
+		t.Errorf("%x: truncated response carries %d answer and %d authority records", pkt, len(r.Answer), len(r.Ns))
+	}
+	// What the query asked for, as the general path reads it; a FORMERR
+	// echoes the question of a query that fails to unpack after it.
+	req := new(dns.Msg)
+	reqOK := req.Unpack(pkt) == nil
+	limit := dns.MinMsgSize
+	if ropt := r.IsEdns0(); ropt != nil {
+		if !reqOK || req.IsEdns0() == nil {
+			t.Fatalf("%x: response has EDNS; the query has none", pkt)
+		}
+		limit = max(dns.MinMsgSize, int(min(req.IsEdns0().UDPSize(), o.UDPSize)))
+	}
+	if len(out) > limit {
+		t.Errorf("%x: response is %d bytes; the limit is %d", pkt, len(out), limit)
+	}
+	if len(r.Question) == 1 {
+		if len(req.Question) != 1 || r.Question[0] != req.Question[0] {
+			t.Errorf("%x: response question %v is not the query's", pkt, r.Question[0])
+		}
+	}
+}
+
+// sameResponse checks that the UDP answer path (fast, with the general
+// path behind it) answered pkt as the general path alone does, as
+// TestFastPathMatchesGeneral checks for its corpus: the same message, if
+// not packed the same way.
+func sameResponse(t *testing.T, pkt, got, general []byte) {
+	t.Helper()
+	if (got == nil) != (general == nil) {
+		t.Fatalf("%x: answered %x; general path %x", pkt, got, general)
+	}
+	if got == nil {
+		return
+	}
+	gm, wm := new(dns.Msg), new(dns.Msg)
+	if err := gm.Unpack(got); err != nil {
+		t.Fatalf("%x: answer does not unpack: %v", pkt, err)
+	}
+	if err := wm.Unpack(general); err != nil {
+		t.Fatalf("%x: general path's answer does not unpack: %v", pkt, err)
+	}
+	if gm.String() != wm.String() {
+		t.Errorf("%x: answered\n%s\ngeneral path:\n%s", pkt, gm, wm)
+	}
+}
