@@ -15,6 +15,14 @@ import (
 // sendmmsg: under load one system call moves up to batchSize queries (or
 // responses) instead of one, which is most of the CPU an authoritative
 // answer costs. When queries trickle in, a batch is simply one query.
+//
+// Both calls are made with MSG_DONTWAIT through RawSyscall6, without
+// telling the Go scheduler a system call is under way: they never block
+// (waiting is left to the netpoller), and a sendmmsg of a full batch takes
+// long enough that the scheduler would otherwise take the P away mid-call
+// and wake another thread to look for work, which measured as two context
+// switches and an epoll_pwait per batch and a quarter of the CPU per query
+// (make bench-gslb: 5.3 -> 3.9 µs).
 
 const (
 	batchSize = 32
@@ -91,7 +99,7 @@ func (b *batch) recv(rc syscall.RawConn) (int, error) {
 	var n int
 	var serr error
 	err := rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 			n = int(r)
@@ -114,7 +122,7 @@ func (b *batch) send(rc syscall.RawConn, m int) {
 	for off := 0; off < m; {
 		sent := 0
 		err := rc.Write(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[off])), uintptr(m-off), unix.MSG_DONTWAIT, 0, 0)
+			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[off])), uintptr(m-off), unix.MSG_DONTWAIT, 0, 0)
 			switch e {
 			case 0:
 				sent = int(r)
