@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/meridiandns/meridian/geo"
+	"github.com/miekg/dns"
 )
 
 // Client is who a decision is made for. The location is looked up at most
@@ -11,6 +12,12 @@ import (
 type Client struct {
 	Addr netip.Addr  // the ECS address when the query had one, else the packet source
 	Geo  *geo.Reader // may be nil: no databases, no geo matches
+
+	// Scratch is room a caller lends Select for an answer of several
+	// values (answers > 1): when it has the capacity, Decision.Answer is
+	// assembled in it instead of a new slice, and is then only valid until
+	// the caller reuses Scratch. Nil: Select allocates.
+	Scratch []dns.RR
 
 	loc    geo.Location
 	looked bool

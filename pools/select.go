@@ -174,7 +174,11 @@ func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
 		return
 	}
 	chosen := r.several(cand, n, c)
-	d.Answer = make([]dns.RR, len(chosen))
+	if cap(c.Scratch) >= n {
+		d.Answer = c.Scratch[:n]
+	} else {
+		d.Answer = make([]dns.RR, n)
+	}
 	for i, v := range chosen {
 		d.Answer[i] = v.rrs[deg][0]
 	}
@@ -214,12 +218,12 @@ func (r *Record) one(cand []*Value, c *Client) *Value {
 }
 
 // several picks n distinct values: the n best rendezvous scores when
-// sticky, else weighted draws without replacement.
+// sticky, else weighted draws without replacement. It reorders cand, which
+// is the caller's, and returns its first n elements in the order chosen.
 func (r *Record) several(cand []*Value, n int, c *Client) []*Value {
-	rest := slices.Clone(cand)
 	if r.Sticky {
 		key, _ := c.stickyKey()
-		slices.SortFunc(rest, func(a, b *Value) int {
+		slices.SortFunc(cand, func(a, b *Value) int {
 			sa, sb := score(key, a), score(key, b)
 			switch {
 			case sa > sb:
@@ -229,15 +233,15 @@ func (r *Record) several(cand []*Value, n int, c *Client) []*Value {
 			}
 			return 0
 		})
-		return rest[:n]
+		return cand[:n]
 	}
-	out := make([]*Value, 0, n)
-	for len(out) < n {
+	for k := range n {
+		rest := cand[k:]
 		v := r.one(rest, c)
-		out = append(out, v)
-		rest = slices.DeleteFunc(rest, func(x *Value) bool { return x == v })
+		i := slices.Index(rest, v)
+		rest[0], rest[i] = rest[i], rest[0]
 	}
-	return out
+	return cand[:n]
 }
 
 // failOpen answers with the record's own values, less any drained ones.

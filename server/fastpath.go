@@ -59,6 +59,7 @@ type worker struct {
 	msg   dns.Msg   // the response, packed into out
 	qs    [1]dns.Question
 	chain [16]dns.RR // a CNAME chain's answer is assembled here
+	picks [16]dns.RR // and a dynamic answer of several values here
 	out   []byte
 	rrl   rrlKey // the rate-limiting class of the last answer
 	slip  []byte // a rate-limited answer's truncated form
@@ -272,6 +273,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		client = a
 	}
 	c := pools.NewClient(client, s.geo.Load())
+	c.Scratch = w.picks[:0]
 	res := s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0])
 	if res.Kind == zones.Delegation {
 		return nil, fastSlow // referral glue has its own truncation rule

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -9,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/meridiandns/meridian/internal/querylog"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
@@ -76,6 +80,24 @@ cdn:
     rules:
       - {geos: [EU], pool: eu}
       - {pool: us}
+multi:
+  type: A
+  values: [192.0.2.1]
+  dynamic:
+    pools:
+      all: {values: [{value: 192.0.2.11, weight: 2}, {value: 192.0.2.12}, {value: 192.0.2.13}]}
+    rules:
+      - {pool: all}
+  octodns: {meridian: {answers: 2}}
+sticky:
+  type: A
+  values: [192.0.2.1]
+  dynamic:
+    pools:
+      all: {values: [{value: 192.0.2.21}, {value: 192.0.2.22}, {value: 192.0.2.23}]}
+    rules:
+      - {pool: all}
+  octodns: {meridian: {answers: 2, sticky: true}}
 `
 
 func newFastServer(t testing.TB, o Options) *Server {
@@ -101,6 +123,7 @@ func fastCorpus(t testing.TB) [][]byte {
 		"out.example.org.", "loop1.example.org.", "x.wild.example.org.", "y.dn.example.org.", "txt.example.org.",
 		"_sip._udp.example.org.", "nope.example.org.", "c.ent.example.org.", "big.example.org.",
 		"app.example.com.", "APP.example.com.", "cdn.example.com.", "static.example.com.", "none.example.com.",
+		"sticky.example.com.", // not multi: a weighted draw differs between the paths
 		"example.net.", "www.example.net."}
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeNS, dns.TypeSOA, dns.TypeSRV,
 		dns.TypeCNAME, dns.TypeANY, dns.TypeCAA}
@@ -255,6 +278,8 @@ func TestFastPathAllocs(t *testing.T) {
 		{"dynamic", query("app.example.com.", dns.TypeA)},
 		{"dynamic ecs", query("app.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},
 		{"dynamic cname", query("cdn.example.com.", dns.TypeA, withECS(2, "2001:db8:2::", 48))},
+		{"dynamic two answers", query("multi.example.com.", dns.TypeA)},
+		{"dynamic two sticky answers", query("sticky.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},
 		{"nxdomain", query("nope.example.org.", dns.TypeA, withEDNS(1232))},
 		{"nodata", query("www.example.org.", dns.TypeMX)},
 		{"refused", query("www.example.net.", dns.TypeA)},
@@ -393,6 +418,53 @@ func TestUDPLargeResponse(t *testing.T) {
 		}
 		if r.Truncated || len(r.Answer) != want {
 			t.Errorf("%s: got tc=%v and %d answers; want no tc and %d", name, r.Truncated, len(r.Answer), want)
+		}
+	}
+}
+
+// TestFastPathLogsOwnValues checks that a sampled query's logged values
+// are its own answer even though the fast path assembles answers of
+// several values in memory it reuses for the next query.
+func TestFastPathLogsOwnValues(t *testing.T) {
+	s := newFastServer(t, Options{UDPSize: 1232})
+	path := filepath.Join(t.TempDir(), "queries.log")
+	l, err := querylog.Open(querylog.Options{Path: path, Sample: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetQueryLog(l)
+	w := newWorker(s)
+	var want []string
+	for i := range 64 {
+		pkt := pack(t, query("sticky.example.com.", dns.TypeA, withECS(1, fmt.Sprintf("198.51.%d.0", i), 24)))
+		r := new(dns.Msg)
+		if err := r.Unpack(w.answer(pkt, netip.MustParseAddr("192.0.2.1"))); err != nil {
+			t.Fatal(err)
+		}
+		var vals []string
+		for _, rr := range r.Answer {
+			vals = append(vals, rr.(*dns.A).A.String())
+		}
+		b, _ := json.Marshal(vals)
+		want = append(want, string(b))
+	}
+	s.SetQueryLog(nil)
+	l.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d log lines; want %d", len(lines), len(want))
+	}
+	for i, ln := range lines {
+		var e struct{ Values json.RawMessage }
+		if err := json.Unmarshal([]byte(ln), &e); err != nil {
+			t.Fatal(err)
+		}
+		if string(e.Values) != want[i] {
+			t.Errorf("query %d: logged values %s; answered %s", i, e.Values, want[i])
 		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,6 +374,9 @@ func (s *Server) logQuery(q *queryInfo) {
 	if q.dynamic {
 		e.Outcome = q.decision.Outcome.String()
 		e.Values = q.decision.Answer
+		if len(e.Values) > 1 { // possibly a worker's scratch (pools.Client.Scratch), reused by its next query
+			e.Values = slices.Clone(e.Values)
+		}
 		if q.decision.Pool != nil {
 			e.Pool = q.decision.Pool.ID
 		}
