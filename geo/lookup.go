@@ -23,7 +23,11 @@ func (r *Reader) Lookup(ip netip.Addr) Location {
 	if s == nil || len(s.dbs) == 0 {
 		return Location{}
 	}
-	ip = ip.Unmap().WithZone("")
+	return s.lookup(ip.Unmap().WithZone(""))
+}
+
+// lookup is Lookup in the databases of s, for an unmapped address.
+func (s *dbSet) lookup(ip netip.Addr) Location {
 	rec := recordPool.Get().(*record)
 	defer recordPool.Put(rec)
 	var loc Location

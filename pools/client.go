@@ -19,6 +19,10 @@ type Client struct {
 	// the caller reuses Scratch. Nil: Select allocates.
 	Scratch []dns.RR
 
+	// GeoCache, when not nil, remembers locations across the caller's
+	// queries (see geo.Cache); it must be the caller's alone.
+	GeoCache *geo.Cache
+
 	loc    geo.Location
 	looked bool
 }
@@ -31,7 +35,7 @@ func NewClient(addr netip.Addr, g *geo.Reader) Client {
 // Location returns the client's location, looking it up on first use.
 func (c *Client) Location() geo.Location {
 	if !c.looked {
-		c.loc = c.Geo.Lookup(c.Addr)
+		c.loc = c.Geo.LookupCached(c.Addr, c.GeoCache)
 		c.looked = true
 	}
 	return c.loc

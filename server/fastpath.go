@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
@@ -60,6 +61,7 @@ type worker struct {
 	qs    [1]dns.Question
 	chain [16]dns.RR // a CNAME chain's answer is assembled here
 	picks [16]dns.RR // and a dynamic answer of several values here
+	geo   geo.Cache  // recent client locations
 	out   []byte
 	rrl   rrlKey // the rate-limiting class of the last answer
 	slip  []byte // a rate-limited answer's truncated form
@@ -273,7 +275,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		client = a
 	}
 	c := pools.NewClient(client, s.geo.Load())
-	c.Scratch = w.picks[:0]
+	c.Scratch, c.GeoCache = w.picks[:0], &w.geo
 	res := s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0])
 	if res.Kind == zones.Delegation {
 		return nil, fastSlow // referral glue has its own truncation rule

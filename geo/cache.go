@@ -1,0 +1,77 @@
+package geo
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// A Cache remembers recent lookups of one goroutine (a UDP socket's
+// worker), so that a client network seen again is located without walking
+// the database tree and decoding its record, which is most of what a geo
+// answer costs. It is keyed by the client's /24 (IPv4) or /56 (IPv6), the
+// networks ECS clients arrive as, and holds a result only when the
+// database network around the address covers that whole key network, so a
+// cached answer is always the one Lookup would give. It is emptied when
+// the Reader's databases change. Memory: cacheSize entries, about 100
+// bytes each.
+//
+// A Cache is not safe for concurrent use; its zero value is ready.
+type Cache struct {
+	set     *dbSet // the databases the entries came from
+	entries [cacheSize]cacheEntry
+}
+
+const cacheSize = 8192 // a power of two
+
+type cacheEntry struct {
+	key [8]byte // the /24 or /56 network, and its family in the last byte
+	loc Location
+}
+
+// cacheKey is ip's key network (never the zero key, which marks an empty
+// entry) and that network's length.
+func cacheKey(ip netip.Addr) ([8]byte, int) {
+	var k [8]byte
+	if ip.Is4() {
+		a := ip.As4()
+		copy(k[:3], a[:3])
+		k[7] = 4
+		return k, 24
+	}
+	a := ip.As16()
+	copy(k[:7], a[:7])
+	k[7] = 6
+	return k, 56
+}
+
+// cacheSlot is where key k lives.
+func cacheSlot(k [8]byte) int {
+	h := binary.LittleEndian.Uint64(k[:]) * 0x9E3779B97F4A7C15 // Fibonacci hashing
+	return int(h >> (64 - 13))
+}
+
+// LookupCached is Lookup through c, which may be nil (no caching).
+func (r *Reader) LookupCached(ip netip.Addr, c *Cache) Location {
+	if c == nil || r == nil || !ip.IsValid() {
+		return r.Lookup(ip)
+	}
+	s := r.cur.Load()
+	if s == nil || len(s.dbs) == 0 {
+		return Location{}
+	}
+	if c.set != s {
+		c.entries = [cacheSize]cacheEntry{}
+		c.set = s
+	}
+	ip = ip.Unmap().WithZone("")
+	k, bits := cacheKey(ip)
+	e := &c.entries[cacheSlot(k)]
+	if e.key == k {
+		return e.loc
+	}
+	loc := s.lookup(ip)
+	if loc.Prefix.IsValid() && loc.Prefix.Bits() <= bits {
+		e.key, e.loc = k, loc
+	}
+	return loc
+}
