@@ -1,6 +1,8 @@
 package pools
 
 import (
+	"sync/atomic"
+
 	"github.com/miekg/dns"
 )
 
@@ -9,6 +11,10 @@ import (
 // hands out prebuilt slices. Call it once, before the record is shared.
 func (r *Record) Prepare(degradedTTL uint32) {
 	r.degradedTTL = degradedTTL
+	for i, p := range r.Pools {
+		p.index = i
+	}
+	r.Counters = make([]atomic.Pointer[atomic.Uint64], (len(r.Rules)+1)*(len(r.Pools)+1)*nOutcomes)
 	ttls := [2]uint32{r.TTL, min(r.TTL, degradedTTL)}
 	build := func(v *Value) {
 		for i, ttl := range ttls {

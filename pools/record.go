@@ -7,6 +7,7 @@ package pools
 
 import (
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/miekg/dns"
@@ -47,6 +48,7 @@ type Pool struct {
 	Line     int
 
 	fallback *Pool
+	index    int     // position in the record's Pools, set by Prepare
 	lat, lon float64 // nearest location
 	hasLoc   bool
 }
@@ -88,7 +90,33 @@ type Record struct {
 	degradedTTL uint32
 	byID        map[string]*Pool
 	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
+
+	// Counters has a cell per (rule, pool, outcome) for the server's
+	// decision metrics, made by Prepare and never read here: counting a
+	// decision through the record it already holds costs the query path
+	// no lookup. CounterIndex says which cell counts a decision.
+	Counters []atomic.Pointer[atomic.Uint64]
 }
 
 // Pool returns the pool with the given id, or nil.
 func (r *Record) Pool(id string) *Pool { return r.byID[id] }
+
+// CounterIndex is the cell of r.Counters that counts d, a decision of r;
+// -1 when r was not prepared.
+func (r *Record) CounterIndex(d *Decision) int {
+	rule, pool := 0, 0
+	if d.Rule != nil {
+		rule = d.Rule.Index + 1
+	}
+	if d.Pool != nil {
+		pool = d.Pool.index + 1
+	}
+	i := (rule*(len(r.Pools)+1)+pool)*nOutcomes + int(d.Outcome)
+	if i < 0 || i >= len(r.Counters) {
+		return -1
+	}
+	return i
+}
+
+// nOutcomes is the number of Outcome values.
+const nOutcomes = int(NoRule) + 1

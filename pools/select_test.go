@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -401,5 +402,34 @@ func TestSelectDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: got %v allocations per Select; want 0", tt.name, allocs)
 		}
+	}
+}
+
+// TestCounterIndex: every (rule, pool, outcome) a decision of a prepared
+// record can name has a cell of its own.
+func TestCounterIndex(t *testing.T) {
+	r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, geoRecord, "")
+	seen := map[int]string{}
+	rules := append([]*Rule{nil}, r.Rules...)
+	pls := append([]*Pool{nil}, r.Pools...)
+	for _, ru := range rules {
+		for _, p := range pls {
+			for o := FromPool; o <= NoRule; o++ {
+				d := Decision{Record: r, Rule: ru, Pool: p, Outcome: o}
+				name := fmt.Sprintf("%v/%v/%v", ru, p, o)
+				i := r.CounterIndex(&d)
+				if i < 0 || i >= len(r.Counters) {
+					t.Fatalf("%s: index %d outside the %d cells", name, i, len(r.Counters))
+				}
+				if prev, dup := seen[i]; dup {
+					t.Fatalf("%s and %s share cell %d", name, prev, i)
+				}
+				seen[i] = name
+			}
+		}
+	}
+	var unprepared Record
+	if i := unprepared.CounterIndex(&Decision{Record: &unprepared}); i != -1 {
+		t.Errorf("unprepared record: got index %d; want -1", i)
 	}
 }

@@ -98,9 +98,6 @@ func rcodeBucket(rc int) int {
 	return nRcodes - 1
 }
 
-// nOutcomes is the number of pools.Outcome values.
-const nOutcomes = int(pools.NoRule) + 1
-
 // zoneCounters counts the queries of one zone, over all its versions.
 type zoneCounters struct {
 	queries [nTransports][nQtypes][nRcodes]atomic.Uint64
@@ -115,41 +112,6 @@ type decisionKey struct {
 	outcome      pools.Outcome
 }
 
-// recordCells are the decision counters of one compiled record: a cell
-// per (rule, pool, outcome), found by arithmetic rather than hashing. A
-// cell points at the counter of its series, shared by every version of
-// the record, so a reload that recompiles it keeps counting in the same
-// series.
-type recordCells struct {
-	zone  string // origin of the record's zone
-	rec   *pools.Record
-	cells []atomic.Pointer[atomic.Uint64]
-}
-
-// index is d's cell, or -1 when d does not fit the record (it always
-// does; the slow path would still count it).
-func (rc *recordCells) index(d *pools.Decision) int {
-	rule, pool := 0, 0
-	if d.Rule != nil {
-		if d.Rule.Index < 0 || d.Rule.Index >= len(rc.rec.Rules) {
-			return -1
-		}
-		rule = d.Rule.Index + 1
-	}
-	if d.Pool != nil {
-		for i, p := range rc.rec.Pools {
-			if p == d.Pool {
-				pool = i + 1
-				break
-			}
-		}
-		if pool == 0 {
-			return -1
-		}
-	}
-	return (rule*(len(rc.rec.Pools)+1)+pool)*nOutcomes + int(d.Outcome)
-}
-
 // lookup finds counters by the pointers a query carries: hashing a
 // pointer is much cheaper than hashing names. It is built for one zone set
 // and immutable once published; the nil zone key stands for names outside
@@ -157,7 +119,7 @@ func (rc *recordCells) index(d *pools.Decision) int {
 type lookup struct {
 	set     *zones.Set
 	zones   map[*zones.Zone]*zoneCounters
-	records map[*pools.Record]*recordCells
+	records map[*pools.Record]string // the origin of each dynamic record's zone
 }
 
 // metrics holds the query counters. The query path loads one lookup
@@ -188,7 +150,7 @@ func (m *metrics) init(current func() *zones.Set) {
 	m.current = current
 	m.zonesByName = map[string]*zoneCounters{}
 	m.decisions = map[decisionKey]*atomic.Uint64{}
-	m.fast.Store(&lookup{zones: map[*zones.Zone]*zoneCounters{}, records: map[*pools.Record]*recordCells{}})
+	m.fast.Store(&lookup{zones: map[*zones.Zone]*zoneCounters{}, records: map[*pools.Record]string{}})
 }
 
 // zone returns the counters of z (nil: outside every zone).
@@ -205,19 +167,20 @@ func (m *metrics) zone(z *zones.Zone) *zoneCounters {
 	return m.byNameLocked(z.Origin)
 }
 
-// record returns the decision cells of r.
-func (m *metrics) record(r *pools.Record) *recordCells {
-	if rc := m.fast.Load().records[r]; rc != nil {
-		return rc
+// recordZone returns the origin of r's zone, which names its decision
+// series.
+func (m *metrics) recordZone(r *pools.Record) string {
+	if z, ok := m.fast.Load().records[r]; ok {
+		return z
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rc := m.tableLocked().records[r]; rc != nil {
-		return rc
+	if z, ok := m.tableLocked().records[r]; ok {
+		return z
 	}
 	// A version replaced while its query was in flight: count it in the
-	// series of the served zone that holds its name, without publishing.
-	return newRecordCells(m.zoneOf(r.Name), r)
+	// series of the served zone that holds its name.
+	return m.zoneOf(r.Name)
 }
 
 // tableLocked returns the lookup table of the set being served, building
@@ -228,17 +191,13 @@ func (m *metrics) tableLocked() *lookup {
 		return old
 	}
 	t := &lookup{set: cur, zones: map[*zones.Zone]*zoneCounters{nil: m.byNameLocked("")},
-		records: map[*pools.Record]*recordCells{}}
+		records: map[*pools.Record]string{}}
 	if cur != nil {
 		for _, z := range cur.Zones() {
 			t.zones[z] = m.byNameLocked(z.Origin)
 			for _, rec := range z.Records {
 				if r := rec.Policy; r != nil {
-					if rc := old.records[r]; rc != nil {
-						t.records[r] = rc // unchanged: keep its resolved cells
-					} else {
-						t.records[r] = newRecordCells(z.Origin, r)
-					}
+					t.records[r] = z.Origin
 				}
 			}
 		}
@@ -256,11 +215,6 @@ func (m *metrics) byNameLocked(origin string) *zoneCounters {
 		m.zonesByName[origin] = c
 	}
 	return c
-}
-
-func newRecordCells(zone string, r *pools.Record) *recordCells {
-	return &recordCells{zone: zone, rec: r,
-		cells: make([]atomic.Pointer[atomic.Uint64], (len(r.Rules)+1)*(len(r.Pools)+1)*nOutcomes)}
 }
 
 func (m *metrics) zoneOf(name string) string {
@@ -285,17 +239,20 @@ func (m *metrics) series(k decisionKey) *atomic.Uint64 {
 	return c
 }
 
-// decision counts d.
+// decision counts d. A record's cells (pools.Record.Counters) point at the
+// counters of their series, shared by every version of the record, so a
+// reload that recompiles it keeps counting in the same series; a cell is
+// resolved by the first decision that needs it.
 func (m *metrics) decision(d *pools.Decision) {
-	rc := m.record(d.Record)
-	i := rc.index(d)
+	r := d.Record
+	i := r.CounterIndex(d)
 	if i >= 0 {
-		if c := rc.cells[i].Load(); c != nil {
+		if c := r.Counters[i].Load(); c != nil {
 			c.Add(1)
 			return
 		}
 	}
-	k := decisionKey{zone: rc.zone, record: d.Record.Name, typ: d.Record.Type, rule: -1, outcome: d.Outcome}
+	k := decisionKey{zone: m.recordZone(r), record: r.Name, typ: r.Type, rule: -1, outcome: d.Outcome}
 	if d.Rule != nil {
 		k.rule = d.Rule.Index
 	}
@@ -304,7 +261,7 @@ func (m *metrics) decision(d *pools.Decision) {
 	}
 	c := m.series(k)
 	if i >= 0 {
-		rc.cells[i].Store(c)
+		r.Counters[i].Store(c)
 	}
 	c.Add(1)
 }
