@@ -12,24 +12,33 @@ import (
 // networks ECS clients arrive as, and holds a result only when the
 // database network around the address covers that whole key network, so a
 // cached answer is always the one Lookup would give. It is emptied when
-// the Reader's databases change. Memory: cacheSize entries, about 100
-// bytes each.
+// the Reader's databases change, and when it has seen more distinct
+// locations than it keeps.
+//
+// Entries are 16 bytes, an index into the distinct locations seen, so the
+// table of 32,768 networks takes 512 KiB; the locations up to 300 KiB.
+// Filling it allocates; a Cache in steady state does not.
 //
 // A Cache is not safe for concurrent use; its zero value is ready.
 type Cache struct {
 	set     *dbSet // the databases the entries came from
 	entries [cacheSize]cacheEntry
+	locs    []Location // distinct locations, Prefix unset
+	index   map[Location]uint32
 }
 
-const cacheSize = 8192 // a power of two
+const (
+	cacheSize    = 1 << 15
+	cacheLocsMax = 4096
+)
 
 type cacheEntry struct {
-	key [8]byte // the /24 or /56 network, and its family in the last byte
-	loc Location
+	key  [8]byte // the /24 or /56 network, and its family in the last byte; zero: empty
+	bits uint8   // the database network's length
+	loc  uint32  // index in locs
 }
 
-// cacheKey is ip's key network (never the zero key, which marks an empty
-// entry) and that network's length.
+// cacheKey is ip's key network (never the zero key) and its length.
 func cacheKey(ip netip.Addr) ([8]byte, int) {
 	var k [8]byte
 	if ip.Is4() {
@@ -47,7 +56,7 @@ func cacheKey(ip netip.Addr) ([8]byte, int) {
 // cacheSlot is where key k lives.
 func cacheSlot(k [8]byte) int {
 	h := binary.LittleEndian.Uint64(k[:]) * 0x9E3779B97F4A7C15 // Fibonacci hashing
-	return int(h >> (64 - 13))
+	return int(h >> (64 - 15))
 }
 
 // LookupCached is Lookup through c, which may be nil (no caching).
@@ -60,18 +69,43 @@ func (r *Reader) LookupCached(ip netip.Addr, c *Cache) Location {
 		return Location{}
 	}
 	if c.set != s {
-		c.entries = [cacheSize]cacheEntry{}
+		c.reset()
 		c.set = s
 	}
 	ip = ip.Unmap().WithZone("")
 	k, bits := cacheKey(ip)
 	e := &c.entries[cacheSlot(k)]
 	if e.key == k {
-		return e.loc
+		loc := c.locs[e.loc]
+		loc.Prefix, _ = ip.Prefix(int(e.bits))
+		return loc
 	}
 	loc := s.lookup(ip)
-	if loc.Prefix.IsValid() && loc.Prefix.Bits() <= bits {
-		e.key, e.loc = k, loc
+	if !loc.Prefix.IsValid() || loc.Prefix.Bits() > bits {
+		return loc
 	}
+	l := loc
+	l.Prefix = netip.Prefix{}
+	i, ok := c.index[l]
+	if !ok {
+		if len(c.locs) == cacheLocsMax {
+			c.reset()
+			e = &c.entries[cacheSlot(k)]
+		}
+		if c.index == nil {
+			c.index = make(map[Location]uint32)
+		}
+		i = uint32(len(c.locs))
+		c.locs = append(c.locs, l)
+		c.index[l] = i
+	}
+	*e = cacheEntry{key: k, bits: uint8(loc.Prefix.Bits()), loc: i}
 	return loc
+}
+
+// reset empties c, keeping its memory.
+func (c *Cache) reset() {
+	c.entries = [cacheSize]cacheEntry{}
+	c.locs = c.locs[:0]
+	clear(c.index)
 }

@@ -101,3 +101,23 @@ func BenchmarkLookupCached(b *testing.B) {
 		})
 	}
 }
+
+// TestLookupCachedManyLocations: more distinct locations than a Cache
+// keeps empties it rather than answering from a stale entry.
+func TestLookupCachedManyLocations(t *testing.T) {
+	var entries []geotest.Entry
+	for i := range 5000 {
+		entries = append(entries, geotest.Entry{Network: fmt.Sprintf("10.%d.%d.0/24", i/256, i%256),
+			Country: "US", Continent: "NA", Lat: float64(i) / 100, Lon: 1})
+	}
+	r := mustOpen(t, geotest.WriteT(t, entries))
+	c := new(geo.Cache)
+	for round := range 2 {
+		for i := range 5000 {
+			ip := netip.AddrFrom4([4]byte{10, byte(i / 256), byte(i % 256), byte(round + 1)})
+			if got, want := r.LookupCached(ip, c), r.Lookup(ip); got != want {
+				t.Fatalf("round %d: LookupCached(%s) = %+v; Lookup gives %+v", round, ip, got, want)
+			}
+		}
+	}
+}
