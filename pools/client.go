@@ -18,6 +18,9 @@ type Client struct {
 	// assembled in it instead of a new slice, and is then only valid until
 	// the caller reuses Scratch. Nil: Select allocates.
 	Scratch []dns.RR
+	// WireScratch is the same for the answer's wire form
+	// (Decision.Wire): with too little capacity, Select leaves Wire nil.
+	WireScratch []byte
 
 	// GeoCache, when not nil, remembers locations across the caller's
 	// queries (see geo.Cache); it must be the caller's alone.

@@ -3,12 +3,13 @@ package pools
 import (
 	"sync/atomic"
 
+	"github.com/meridiandns/meridian/internal/packed"
 	"github.com/miekg/dns"
 )
 
 // Prepare builds the answer RRs of every value, with the record TTL and
-// with the degraded TTL (capped at the record TTL), so that Select only
-// hands out prebuilt slices. Call it once, before the record is shared.
+// with the degraded TTL (capped at the record TTL), and their wire form,
+// so that Select only hands out prebuilt slices. Call it once, before the record is shared.
 func (r *Record) Prepare(degradedTTL uint32) {
 	r.degradedTTL = degradedTTL
 	for i, p := range r.Pools {
@@ -19,6 +20,7 @@ func (r *Record) Prepare(degradedTTL uint32) {
 	build := func(v *Value) {
 		for i, ttl := range ttls {
 			v.rrs[i] = []dns.RR{r.rr(v, ttl)}
+			v.wire[i] = packed.Of(v.rrs[i])
 		}
 	}
 	for _, p := range r.Pools {
@@ -34,6 +36,7 @@ func (r *Record) Prepare(degradedTTL uint32) {
 			}
 			r.valueRRs[i] = append(r.valueRRs[i], r.rr(v, ttl))
 		}
+		r.valueWire[i] = packed.Of(r.valueRRs[i])
 	}
 }
 

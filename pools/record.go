@@ -38,6 +38,9 @@ type Value struct {
 	// rrs are prebuilt one-RR answers: rrs[0] with the record TTL,
 	// rrs[1] with the degraded TTL. Built by Record.Prepare.
 	rrs [2][]dns.RR
+	// wire is rrs in wire form (see internal/packed); nil when the RR
+	// does not pack.
+	wire [2][]byte
 }
 
 // Pool is a named set of values with an optional fallback pool.
@@ -90,6 +93,7 @@ type Record struct {
 	degradedTTL uint32
 	byID        map[string]*Pool
 	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
+	valueWire   [2][]byte   // valueRRs in wire form
 
 	// Counters has a cell per (rule, pool, outcome) for the server's
 	// decision metrics, made by Prepare and never read here: counting a

@@ -35,7 +35,10 @@ type Decision struct {
 	Pool    *Pool   // nil for FailOpen and NoRule
 	Outcome Outcome
 	Answer  []dns.RR
-	TTL     uint32
+	// Wire is Answer in wire form (see internal/packed), for callers that
+	// write responses themselves; nil when Answer has none.
+	Wire []byte
+	TTL  uint32
 	// Scope is the ECS scope prefix length: every client address inside
 	// Addr/Scope gets the same rule and pool.
 	Scope int
@@ -167,7 +170,7 @@ func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
 	n := min(r.Answers, len(cand))
 	if n <= 1 {
 		v := r.one(cand, c)
-		d.Answer = v.rrs[deg]
+		d.Answer, d.Wire = v.rrs[deg], v.wire[deg]
 		if tr != nil {
 			tr.chosen(d, []*Value{v}, r.Sticky)
 		}
@@ -181,6 +184,14 @@ func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
 	}
 	for i, v := range chosen {
 		d.Answer[i] = v.rrs[deg][0]
+	}
+	d.Wire = c.WireScratch[:0]
+	for _, v := range chosen {
+		if v.wire[deg] == nil || len(d.Wire)+len(v.wire[deg]) > cap(d.Wire) {
+			d.Wire = nil // no room: the caller packs Answer
+			break
+		}
+		d.Wire = append(d.Wire, v.wire[deg]...)
 	}
 	if tr != nil {
 		tr.chosen(d, chosen, r.Sticky)
@@ -260,7 +271,7 @@ func (r *Record) failOpen(d *Decision, h Health, tr *Trace) {
 		}
 	}
 	if all {
-		d.Answer = r.valueRRs[deg]
+		d.Answer, d.Wire = r.valueRRs[deg], r.valueWire[deg]
 	} else {
 		for _, v := range r.Values {
 			if !h.Drained(r, nil, v) {

@@ -61,6 +61,7 @@ type worker struct {
 	qs    [1]dns.Question
 	chain [16]dns.RR // a CNAME chain's answer is assembled here
 	picks [16]dns.RR // and a dynamic answer of several values here
+	wire  [1024]byte // with its wire form here
 	geo   geo.Cache  // recent client locations
 	out   []byte
 	rrl   rrlKey // the rate-limiting class of the last answer
@@ -275,7 +276,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		client = a
 	}
 	c := pools.NewClient(client, s.geo.Load())
-	c.Scratch, c.GeoCache = w.picks[:0], &w.geo
+	c.Scratch, c.WireScratch, c.GeoCache = w.picks[:0], w.wire[:0], &w.geo
 	res := s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0])
 	if res.Kind == zones.Delegation {
 		return nil, fastSlow // referral glue has its own truncation rule
@@ -301,7 +302,14 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		m.Authoritative = true
 		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 	}
-	out, ok := appendMsg(w.out, m, pkt[12:q.qend])
+	var out []byte
+	ok := false
+	if res.Packed.OK {
+		out, ok = appendPacked(w.out, m, pkt[12:q.qend], &res.Packed)
+	}
+	if !ok {
+		out, ok = appendMsg(w.out, m, pkt[12:q.qend])
+	}
 	if !ok {
 		var err error
 		if out, err = m.PackBuffer(w.out); err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/packed"
+	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
 
@@ -90,6 +92,38 @@ func appendName(out []byte, name string) ([]byte, bool) {
 // the query had it (q is its wire form) and the sections. It reports false
 // when a record needs miekg/dns.
 func appendMsg(out []byte, m *dns.Msg, q []byte) ([]byte, bool) {
+	out = appendHeader(out, m, q)
+	qname := m.Question[0].Name
+	var ok bool
+	for _, sec := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if out, ok = appendRR(out, rr, qname); !ok {
+				return out, false
+			}
+		}
+	}
+	return out, true
+}
+
+// appendPacked is appendMsg from the sections' wire form, made when the
+// zone was loaded: copies, with the owners that equal the question name
+// pointing to it. It reports false when p does not hold m's sections.
+func appendPacked(out []byte, m *dns.Msg, q []byte, p *zones.Packed) ([]byte, bool) {
+	out = appendHeader(out, m, q)
+	qname := q[:len(q)-4] // less type and class
+	for i, sec := range [...][]byte{p.Answer, p.Ns, p.Extra} {
+		var n int
+		var ok bool
+		if out, n, ok = packed.Write(out, sec, qname); !ok || n != [...]int{len(m.Answer), len(m.Ns), len(m.Extra)}[i] {
+			return out, false
+		}
+	}
+	return out, true
+}
+
+// appendHeader starts the response in out: the header, with the section
+// counts of m, and the question q in wire form.
+func appendHeader(out []byte, m *dns.Msg, q []byte) []byte {
 	out = out[:0]
 	var bits uint16 = 0x8000 // QR
 	if m.Authoritative {
@@ -108,15 +142,5 @@ func appendMsg(out []byte, m *dns.Msg, q []byte) ([]byte, bool) {
 	out = binary.BigEndian.AppendUint16(out, uint16(len(m.Answer)))
 	out = binary.BigEndian.AppendUint16(out, uint16(len(m.Ns)))
 	out = binary.BigEndian.AppendUint16(out, uint16(len(m.Extra)))
-	out = append(out, q...)
-	qname := m.Question[0].Name
-	var ok bool
-	for _, sec := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range sec {
-			if out, ok = appendRR(out, rr, qname); !ok {
-				return out, false
-			}
-		}
-	}
-	return out, true
+	return append(out, q...)
 }

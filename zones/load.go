@@ -237,8 +237,7 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *
 	for i, f := range files {
 		z, zps := out[i].z, out[i].ps
 		if len(zps) == 0 && f.kind == ".yaml" {
-			z.SOA.Serial = sr.next(f.origin, z.hash, now)
-			z.neg.Serial = z.SOA.Serial
+			z.setSerial(sr.next(f.origin, z.hash, now))
 		}
 		if err := out[i].saveErr; err != nil {
 			ps = append(ps, Problem{Path: g.path(f), Msg: err.Error()})
@@ -288,8 +287,7 @@ func fromLastGood(f zoneFile, o Options, sr *serials, now time.Time, g *lastGood
 		return nil, append(ps, gps...)
 	}
 	if f.kind == ".yaml" {
-		z.SOA.Serial = sr.next(f.origin, z.hash, now)
-		z.neg.Serial = z.SOA.Serial
+		z.setSerial(sr.next(f.origin, z.hash, now))
 	}
 	for i := range ps {
 		ps[i].Msg += "; serving the last good copy saved at " + at.UTC().Format(time.RFC3339)

@@ -47,6 +47,18 @@ type Result struct {
 	Dynamic  bool
 	Decision pools.Decision
 	Scope    int
+
+	// Packed is the sections in wire form, for the UDP fast path.
+	Packed Packed
+}
+
+// Packed is a result's sections in wire form (see internal/packed), each
+// holding the RRs of the matching Result section. OK is false when some
+// RR has none — synthesised owners (wildcards, ALIAS, DNAME), CNAME
+// chains, referrals — and the caller must pack the RRs instead.
+type Packed struct {
+	Answer, Ns, Extra []byte
+	OK                bool
 }
 
 // Query is who is asking, for dynamic records. The zero value (no
@@ -64,13 +76,13 @@ type Query struct {
 // h is passed apart from q, rather than read from q.Health, so that the
 // Health interface escaping into Select does not drag q's other pointers
 // (the client, the result) to the heap with it.
-func (q *Query) choose(d *pools.Record, h pools.Health) []dns.RR {
+func (q *Query) choose(d *pools.Record, h pools.Health) ([]dns.RR, []byte) {
 	dec := d.Select(q.Client, h, q.Trace)
 	if !q.res.Dynamic {
 		q.res.Dynamic, q.res.Decision = true, dec
 	}
 	q.res.Scope = max(q.res.Scope, dec.Scope)
-	return dec.Answer
+	return dec.Answer, dec.Wire
 }
 
 // step is the result of looking a name up in one zone.
@@ -80,6 +92,7 @@ type step struct {
 	ns     []dns.RR
 	extra  []dns.RR
 	next   string // CNAME target to chase; "" when done
+	packed Packed
 }
 
 // Lookup answers qname/qtype without a client: dynamic records give their
@@ -121,6 +134,7 @@ func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *poo
 	st := z.lookup(qname, lname, qtype, &q, h)
 	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
 	if st.next == "" {
+		res.Packed = st.packed
 		return res
 	}
 	res.Answer = append(buf[:0], res.Answer...)
@@ -240,9 +254,9 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 		return withOwner(rrs, qname, 0)
 	}
 	if c := n.get(dns.TypeCNAME); c != nil && qtype != dns.TypeCNAME {
-		rrs := z.rrsFor(n, c, q, h)
+		rrs, _ := z.rrsFor(n, c, q, h)
 		if len(rrs) == 0 {
-			return step{kind: NoData, ns: z.negNs}
+			return z.negative(NoData)
 		}
 		return step{kind: Success, answer: own(rrs), next: rrs[0].(*dns.CNAME).Target}
 	}
@@ -255,29 +269,41 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 		}
 	}
 	if s := n.get(qtype); s != nil {
-		rrs := z.rrsFor(n, s, q, h)
+		rrs, wire := z.rrsFor(n, s, q, h)
 		if len(rrs) == 0 {
-			return step{kind: NoData, ns: z.negNs}
+			return z.negative(NoData)
 		}
-		return step{kind: Success, answer: own(rrs), extra: s.extra}
+		st := step{kind: Success, answer: own(rrs), extra: s.extra}
+		if !synth {
+			st.packed = Packed{Answer: wire, Extra: s.extraWire,
+				OK: wire != nil && (s.extraWire != nil || len(s.extra) == 0)}
+		}
+		return st
 	}
 	if n.alias != "" && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		if t := z.nodes[n.alias]; t != nil {
 			if s := t.get(qtype); s != nil {
-				if rrs := z.rrsFor(t, s, q, h); len(rrs) > 0 {
+				if rrs, _ := z.rrsFor(t, s, q, h); len(rrs) > 0 {
 					return step{kind: Success, answer: withOwner(rrs, qname, n.aliasTTL)}
 				}
 			}
 		}
 	}
-	return step{kind: NoData, ns: z.negNs}
+	return z.negative(NoData)
 }
 
-// rrsFor returns the RRs of set s at node n: the static RRset, or for a
-// dynamic record with a client, the policy's choice.
-func (z *Zone) rrsFor(n *node, s *rrset, q *Query, h pools.Health) []dns.RR {
+// negative is a NoData or NameError step: the SOA in the authority
+// section.
+func (z *Zone) negative(kind Kind) step {
+	return step{kind: kind, ns: z.negNs, packed: Packed{Ns: z.negWire, OK: z.negWire != nil}}
+}
+
+// rrsFor returns the RRs of set s at node n, and their wire form (nil when
+// they have none): the static RRset, or for a dynamic record with a
+// client, the policy's choice.
+func (z *Zone) rrsFor(n *node, s *rrset, q *Query, h pools.Health) ([]dns.RR, []byte) {
 	if s.dyn == nil || q.Client == nil {
-		return s.rrs
+		return s.rrs, s.wire
 	}
 	return q.choose(s.dyn, h)
 }
@@ -288,7 +314,7 @@ func (z *Zone) noSuchName(ce *node, qname string, qtype uint16, q *Query, h pool
 	if ce.wild != nil {
 		return z.answerFrom(ce.wild, qname, qtype, true, q, h)
 	}
-	return step{kind: NameError, ns: z.negNs}
+	return z.negative(NameError)
 }
 
 func (z *Zone) referral(cut *node) step {

@@ -1,9 +1,13 @@
 package zones
 
 import (
+	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/meridiandns/meridian/internal/packed"
+	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 )
 
@@ -221,6 +225,7 @@ func TestLookup(t *testing.T) {
 					t.Errorf("%s:\ngot  %q\nwant %q", sec.name, sec.got, sec.want)
 				}
 			}
+			checkPacked(t, &res)
 		})
 	}
 }
@@ -236,5 +241,87 @@ func TestLookupDoesNotModifySnapshot(t *testing.T) {
 	}
 	if got := rrStrings(set.Lookup("www.example.org.", dns.TypeCNAME).Answer); strings.Join(got, "|") != strings.Join(before, "|") {
 		t.Errorf("got %q; want %q", got, before)
+	}
+}
+
+// checkPacked fails t when res has a wire form that is not its sections'.
+func checkPacked(t *testing.T, res *Result) {
+	t.Helper()
+	if !res.Packed.OK {
+		return
+	}
+	for _, sec := range []struct {
+		name string
+		rrs  []dns.RR
+		wire []byte
+	}{{"answer", res.Answer, res.Packed.Answer}, {"ns", res.Ns, res.Packed.Ns}, {"extra", res.Extra, res.Packed.Extra}} {
+		if want := packed.Of(sec.rrs); !bytes.Equal(sec.wire, want) {
+			t.Errorf("%s wire form:\ngot  %x\nwant %x", sec.name, sec.wire, want)
+		}
+	}
+}
+
+// TestPacked: the answers the fast path copies are there for static,
+// negative and dynamic answers (one value or several, given room), follow
+// the serial a YAML zone gets after compiling, and are absent where the
+// RRs are made per query.
+func TestPacked(t *testing.T) {
+	dir := t.TempDir()
+	writeZone(t, dir, "example.org.yaml", yamlZone+`app:
+  type: A
+  ttl: 60
+  values: [192.0.2.10, 192.0.2.11]
+  dynamic:
+    pools:
+      two: {values: [{value: 198.51.100.1}, {value: 198.51.100.2}]}
+    rules:
+      - {pool: two}
+  octodns: {meridian: {answers: 2}}
+one:
+  type: A
+  values: [192.0.2.20]
+  dynamic: {pools: {a: {values: [{value: 192.0.2.21}]}}, rules: [{pool: a}]}
+'*.wild': {type: A, value: 192.0.2.30}
+`)
+	set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	serial := set.Zone("example.org.").SOA.Serial
+	if serial == 0 {
+		t.Fatal("serial not set")
+	}
+	tests := []struct {
+		name    string
+		qname   string
+		qtype   uint16
+		scratch int // room lent for several values' wire form
+		packed  bool
+	}{
+		{"static", "web.example.org.", dns.TypeA, 0, true},
+		{"apex SOA", "example.org.", dns.TypeSOA, 0, true},
+		{"NXDOMAIN", "nothere.example.org.", dns.TypeA, 0, true},
+		{"NODATA", "web.example.org.", dns.TypeMX, 0, true},
+		{"dynamic one value", "one.example.org.", dns.TypeA, 0, true},
+		{"dynamic two values", "app.example.org.", dns.TypeA, 512, true},
+		{"dynamic two values, no room", "app.example.org.", dns.TypeA, 20, false},
+		{"wildcard", "x.wild.example.org.", dns.TypeA, 0, false},
+		{"refused", "example.net.", dns.TypeA, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := pools.NewClient(netip.MustParseAddr("203.0.113.7"), nil)
+			c.Scratch, c.WireScratch = make([]dns.RR, 0, 4), make([]byte, 0, tt.scratch)
+			res := set.LookupLower(tt.qname, tt.qname, tt.qtype, &c, nil, nil)
+			if res.Packed.OK != tt.packed {
+				t.Fatalf("Packed.OK = %v; want %v (%v)", res.Packed.OK, tt.packed, res.Answer)
+			}
+			checkPacked(t, &res)
+			for _, rr := range append(res.Answer, res.Ns...) {
+				if soa, ok := rr.(*dns.SOA); ok && soa.Serial != serial {
+					t.Errorf("SOA serial %d; want %d", soa.Serial, serial)
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/packed"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 )
@@ -20,11 +21,12 @@ type Zone struct {
 	// transfer the zone. Static RRs are shared with the lookup tree.
 	Records []*Record
 
-	neg   *dns.SOA // SOA for negative answers: TTL = min(SOA TTL, minimum)
-	negNs []dns.RR // neg as an authority section, shared by every answer
-	nodes map[string]*node
-	apex  *node
-	hash  [32]byte // content hash, SOA serial excluded
+	neg     *dns.SOA // SOA for negative answers: TTL = min(SOA TTL, minimum)
+	negNs   []dns.RR // neg as an authority section, shared by every answer
+	negWire []byte   // negNs in wire form
+	nodes   map[string]*node
+	apex    *node
+	hash    [32]byte // content hash, SOA serial excluded
 }
 
 // node is one owner name.
@@ -45,6 +47,10 @@ type rrset struct {
 	rrs   []dns.RR
 	extra []dns.RR
 	dyn   *pools.Record // the policy of a dynamic record; rrs are its fail-open values
+
+	// wire and extraWire are rrs and extra in wire form (internal/packed);
+	// nil when empty or when an RR does not pack.
+	wire, extraWire []byte
 }
 
 func (n *node) get(t uint16) *rrset {
@@ -100,7 +106,31 @@ func compile(origin, path string, records []*Record, soa *dns.SOA) *Zone {
 		}
 	}
 	z.addExtras()
+	z.pack()
 	return z
+}
+
+// setSerial sets the SOA serial of a YAML zone, which is known only once
+// the zone is compiled and hashed, in the SOA and the negative answers'
+// copy of it, and in their wire form.
+func (z *Zone) setSerial(serial uint32) {
+	z.SOA.Serial, z.neg.Serial = serial, serial
+	z.negWire = packed.Of(z.negNs)
+	if s := z.apex.get(dns.TypeSOA); s != nil {
+		s.wire = packed.Of(s.rrs)
+	}
+}
+
+// pack makes the wire form of every RRset, its additional records and the
+// negative answer's SOA, for the UDP fast path.
+func (z *Zone) pack() {
+	z.negWire = packed.Of(z.negNs)
+	for _, n := range z.nodes {
+		for i := range n.sets {
+			s := &n.sets[i]
+			s.wire, s.extraWire = packed.Of(s.rrs), packed.Of(s.extra)
+		}
+	}
 }
 
 // ownerName turns a zone-relative name into a fully qualified lower-case one.
