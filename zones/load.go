@@ -262,6 +262,7 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *
 		}
 		set.zones[f.origin] = z
 	}
+	set.index()
 	// Pruning needs the copies directory, whose trouble, if saving
 	// failed, is already reported.
 	if g != nil && !saveFailed {

@@ -124,14 +124,21 @@ func (s *Set) LookupLower(qname, lname string, qtype uint16, c *pools.Client, h 
 func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *pools.Trace, h pools.Health, buf []dns.RR) Result {
 	var res Result
 	q := Query{Client: c, Trace: tr, res: &res}
-	z := s.find(lname, qtype)
-	if z == nil {
-		return Result{Kind: Refused}
-	}
 	if h == nil {
 		h = pools.AllUp{}
 	}
-	st := z.lookup(qname, lname, qtype, &q, h)
+	var z *Zone
+	var st step
+	// A DS query at a zone apex belongs to the parent: the long way.
+	if n := s.names[lname]; n != nil && qtype != dns.TypeDS {
+		z = n.zone
+		st = z.answerFrom(n, qname, qtype, false, &q, h)
+	} else {
+		if z = s.find(lname, qtype); z == nil {
+			return Result{Kind: Refused}
+		}
+		st = z.lookup(qname, lname, qtype, &q, h)
+	}
 	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
 	if st.next == "" {
 		res.Packed = st.packed

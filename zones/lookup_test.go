@@ -2,6 +2,7 @@ package zones
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -323,5 +324,51 @@ one:
 				}
 			}
 		})
+	}
+}
+
+// TestNameTableAgrees: answering a name straight from the set's name table
+// gives what the walk from the zone apex gives, for every owner name of
+// the test zones (cuts, glue below them, DNAMEs, wildcards, a child zone
+// whose apex is a cut in its parent) and for names below them.
+func TestNameTableAgrees(t *testing.T) {
+	// c.example.org. is served too though the parent has no cut for it:
+	// the parent's a.b.c is hidden by it.
+	set := NewSet(
+		testZone(t, "example.org.", parentZone),
+		testZone(t, "other.test.", otherZone),
+		testZone(t, "child.example.org.", childZone),
+		testZone(t, "c.example.org.", "$ORIGIN c.example.org.\n@ 300 IN SOA ns1.example.org. h.example.org. 3 7200 1800 1209600 60\n@ 300 NS ns1.example.org.\nb 300 TXT in-c\n"),
+	)
+	walk := &Set{zones: set.zones} // no table: every lookup the long way
+	var names []string
+	for _, z := range set.zones {
+		for name := range z.nodes {
+			names = append(names, name, "x."+name, strings.ToUpper(name))
+		}
+	}
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeMX, dns.TypeCNAME, dns.TypeDNAME, dns.TypeTXT, dns.TypeANY}
+	direct := 0
+	for _, name := range names {
+		if set.names[lower(name)] != nil {
+			direct++
+		}
+		for _, qt := range types {
+			got, want := set.Lookup(name, qt), walk.Lookup(name, qt)
+			g := fmt.Sprint(got.Kind, got.Zone, rrStrings(got.Answer), rrStrings(got.Ns), rrStrings(got.Extra))
+			w := fmt.Sprint(want.Kind, want.Zone, rrStrings(want.Answer), rrStrings(want.Ns), rrStrings(want.Extra))
+			if g != w {
+				t.Errorf("%s %s:\ntable %s\nwalk  %s", name, dns.TypeToString[qt], g, w)
+			}
+		}
+	}
+	if direct == 0 {
+		t.Error("no name answered from the table")
+	}
+	for _, name := range []string{"ns.deleg.example.org.", "deleg.example.org.", "child.example.org.", "x.target.example.org.", "a.b.c.example.org.", "b.c.example.org."} {
+		want := name != "deleg.example.org." && name != "ns.deleg.example.org." && name != "a.b.c.example.org."
+		if got := set.names[name] != nil; got != want {
+			t.Errorf("%s in the table: %v; want %v", name, got, want)
+		}
 	}
 }

@@ -10,6 +10,15 @@ import (
 // Loader; never modify it after it is published.
 type Set struct {
 	zones map[string]*Zone // by origin
+
+	// names maps the owner names that a lookup answers straight from
+	// their own node to that node (which knows its zone): a query for
+	// one of them costs one map probe instead of one per label of the
+	// zone search and the walk down from the apex. A name is left out,
+	// and found the long way, when a zone of the set with a longer
+	// origin holds it or when a delegation cut or DNAME lies on the way
+	// down to it from its apex.
+	names map[string]*node
 }
 
 // NewSet returns a set of the given zones, for tests and tools.
@@ -18,7 +27,48 @@ func NewSet(zs ...*Zone) *Set {
 	for _, z := range zs {
 		s.zones[z.Origin] = z
 	}
+	s.index()
 	return s
+}
+
+// index builds s.names once s.zones is complete.
+func (s *Set) index() {
+	n := 0
+	for _, z := range s.zones {
+		n += len(z.nodes)
+	}
+	s.names = make(map[string]*node, n)
+	for _, z := range s.zones {
+		if z.apex.dname != nil {
+			// Every name below the apex is substituted: only the apex
+			// answers for itself.
+			if s.owns(z, z.Origin) {
+				s.names[z.Origin] = z.apex
+			}
+			continue
+		}
+		for name, nd := range z.nodes {
+			if s.owns(z, name) && z.direct(nd) {
+				s.names[name] = nd
+			}
+		}
+	}
+}
+
+// owns reports whether z is the zone a lookup of name (in z) searches:
+// no zone of s with a longer origin holds it.
+func (s *Set) owns(z *Zone, name string) bool {
+	for name != z.Origin {
+		if s.zones[name] != nil {
+			return false
+		}
+		_, parent, ok := cutLabel(name)
+		if !ok {
+			return false
+		}
+		name = parent
+	}
+	return true
 }
 
 // Zone returns the zone with the given fully qualified lower-case origin.

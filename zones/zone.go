@@ -32,6 +32,7 @@ type Zone struct {
 // node is one owner name.
 type node struct {
 	name     string
+	zone     *Zone
 	sets     []rrset // sorted by type
 	alias    string  // ALIAS target (apex only), lower case
 	aliasTTL uint32
@@ -153,7 +154,7 @@ func (z *Zone) ensure(name string) *node {
 	if n, ok := z.nodes[name]; ok {
 		return n
 	}
-	n := &node{name: name}
+	n := &node{name: name, zone: z}
 	z.nodes[name] = n
 	if name != z.Origin {
 		if _, parent, ok := cutLabel(name); ok && dns.IsSubDomain(z.Origin, parent) {
@@ -241,6 +242,32 @@ func (z *Zone) addExtras() {
 			}
 			s.extra = slices.Clip(s.extra)
 		}
+	}
+}
+
+// direct reports whether the walk down from the apex to n reaches n and
+// answers from it: neither n nor a node above it (below the apex) is a
+// delegation cut, nor does one above it own a DNAME.
+func (z *Zone) direct(n *node) bool {
+	if n == z.apex {
+		return true
+	}
+	if n.cut || z.apex.dname != nil {
+		return false
+	}
+	for name := n.name; ; {
+		_, parent, ok := cutLabel(name)
+		if !ok {
+			return false
+		}
+		if parent == z.Origin {
+			return true
+		}
+		p := z.nodes[parent]
+		if p == nil || p.cut || p.dname != nil {
+			return false
+		}
+		name = parent
 	}
 }
 
