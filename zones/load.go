@@ -1,7 +1,9 @@
 package zones
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridiandns/meridian/internal/packed"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
@@ -442,43 +446,50 @@ func mailbox(rname, origin string) string {
 }
 
 // contentHash fingerprints everything a zone answers except the SOA serial,
-// so the serial changes exactly when the content does.
+// so the serial changes exactly when the content does. RRs count by their
+// wire form (made by compile), each on its own, so that their order does
+// not; policies by a canonical walk of their YAML (comments and layout do
+// not count).
 func contentHash(z *Zone) [32]byte {
-	lines := make([]string, 0, len(z.nodes)+len(z.Records))
+	lines := make([][]byte, 0, len(z.nodes)+len(z.Records))
+	text := func(s string) { lines = append(lines, []byte("t"+s)) }
 	var b strings.Builder
 	for _, n := range z.nodes {
 		for _, s := range n.sets {
-			for _, rr := range s.rrs {
-				if soa, ok := rr.(*dns.SOA); ok {
-					c := *soa
-					c.Serial = 0
-					lines = append(lines, c.String())
-					continue
+			if s.typ == dns.TypeSOA || s.wire == nil {
+				for _, rr := range s.rrs {
+					if soa, ok := rr.(*dns.SOA); ok {
+						c := *soa
+						c.Serial = 0
+						rr = &c
+					}
+					text(rr.String())
 				}
-				lines = append(lines, rr.String())
+				continue
 			}
+			packed.Each(s.wire, func(rr []byte) { lines = append(lines, append([]byte("w"), rr...)) })
 		}
 		if n.alias != "" {
-			lines = append(lines, n.name+" ALIAS "+n.alias+" "+strconv.Itoa(int(n.aliasTTL)))
+			text(n.name + " ALIAS " + n.alias + " " + strconv.Itoa(int(n.aliasTTL)))
 		}
 	}
-	// Policies are not in the RRs: hash their source, as a canonical walk
-	// of the YAML (comments and layout do not count).
 	for _, r := range z.Records {
 		for _, n := range []*yaml.Node{r.Dynamic, r.Octodns} {
 			if n != nil {
 				b.Reset()
 				b.WriteString(r.Name + " " + r.Type + " ")
 				writeNode(&b, n)
-				lines = append(lines, b.String())
+				text(b.String())
 			}
 		}
 	}
-	sort.Strings(lines)
+	slices.SortFunc(lines, bytes.Compare)
 	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{'\n'})
+	var l [4]byte
+	for _, line := range lines {
+		binary.BigEndian.PutUint32(l[:], uint32(len(line)))
+		h.Write(l[:])
+		h.Write(line)
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
@@ -490,9 +501,14 @@ func writeNode(b *strings.Builder, n *yaml.Node) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	// Kind, then tag and value each after its length: unambiguous, and
+	// cheaper than quoting.
 	b.WriteByte(byte('0' + n.Kind))
-	b.WriteString(n.Tag)
-	b.WriteString(strconv.Quote(n.Value))
+	for _, s := range [...]string{n.Tag, n.Value} {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
 	if len(n.Content) > 0 {
 		b.WriteByte('[')
 		for _, c := range n.Content {

@@ -214,3 +214,65 @@ pinned:
 		}
 	}
 }
+
+// TestContentHash: the serial follows the content alone — not the order
+// of RRs, not the SOA serial — and every answered difference counts.
+func TestContentHash(t *testing.T) {
+	const base = "$ORIGIN example.org.\n@ 3600 IN SOA ns1 h 1 7200 1800 1209600 60\n@ NS ns1\nns1 300 A 192.0.2.53\nwww 300 A 192.0.2.1\nwww 300 A 192.0.2.2\nwww 300 TXT \"hello\"\n"
+	h := contentHash(testZone(t, "example.org.", base))
+	same := map[string]string{
+		"RR order":   strings.Replace(base, "www 300 A 192.0.2.1\nwww 300 A 192.0.2.2\n", "www 300 A 192.0.2.2\nwww 300 A 192.0.2.1\n", 1),
+		"SOA serial": strings.Replace(base, " 1 7200", " 99 7200", 1),
+		"comments":   base + "; a comment\n",
+	}
+	for name, text := range same {
+		if contentHash(testZone(t, "example.org.", text)) != h {
+			t.Errorf("%s changed the hash", name)
+		}
+	}
+	differ := map[string]string{
+		"address":     strings.Replace(base, "192.0.2.2", "192.0.2.3", 1),
+		"TTL":         strings.Replace(base, "www 300 TXT", "www 301 TXT", 1),
+		"text":        strings.Replace(base, "hello", "hellO", 1),
+		"SOA refresh": strings.Replace(base, " 7200", " 7201", 1),
+		"new name":    base + "new 300 A 192.0.2.9\n",
+	}
+	for name, text := range differ {
+		if contentHash(testZone(t, "example.org.", text)) == h {
+			t.Errorf("%s left the hash as it was", name)
+		}
+	}
+}
+
+// TestContentHashPolicies: a policy counts by its YAML content, not its
+// layout.
+func TestContentHashPolicies(t *testing.T) {
+	hash := func(app string) [32]byte {
+		dir := t.TempDir()
+		writeZone(t, dir, "example.org.yaml", yamlZone+app)
+		set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
+		if len(ps) > 0 {
+			t.Fatal(ps)
+		}
+		return set.Zone("example.org.").hash
+	}
+	flow := hash("app: {type: A, value: 192.0.2.10, dynamic: {pools: {a: {values: [{value: 198.51.100.1}]}}, rules: [{pool: a}]}}\n")
+	block := hash(`app:  # the same, in block style
+  type: A
+  value: 192.0.2.10
+  dynamic:
+    pools:
+      a:
+        values:
+          - value: 198.51.100.1
+    rules:
+      - pool: a
+`)
+	other := hash("app: {type: A, value: 192.0.2.10, dynamic: {pools: {a: {values: [{value: 198.51.100.2}]}}, rules: [{pool: a}]}}\n")
+	if flow != block {
+		t.Error("layout changed the hash")
+	}
+	if flow == other {
+		t.Error("a pool value did not change the hash")
+	}
+}

@@ -102,19 +102,28 @@ const yexpandSlack = 1 << 16
 // could make a few hundred bytes billions of nodes ("billion laughs").
 // It returns the node at fault and why, or nil.
 func yexpansion(doc *yaml.Node) (*yaml.Node, string) {
+	nodes, aliases := yplainNodes(doc)
+	if aliases == 0 {
+		return nil, "" // nothing to expand: the common case, and a big file's
+	}
 	e := &yexpand{memo: map[*yaml.Node]int{}, open: map[*yaml.Node]bool{}}
-	e.limit = 10*yplainNodes(doc) + yexpandSlack
+	e.limit = 10*nodes + yexpandSlack
 	e.count(doc)
 	return e.bad, e.why
 }
 
-// yplainNodes counts the nodes of n without following aliases.
-func yplainNodes(n *yaml.Node) int {
-	total := 1
-	for _, c := range n.Content {
-		total += yplainNodes(c)
+// yplainNodes counts the nodes of n, and the aliases among them, without
+// following aliases.
+func yplainNodes(n *yaml.Node) (nodes, aliases int) {
+	nodes = 1
+	if n.Kind == yaml.AliasNode {
+		aliases = 1
 	}
-	return total
+	for _, c := range n.Content {
+		cn, ca := yplainNodes(c)
+		nodes, aliases = nodes+cn, aliases+ca
+	}
+	return nodes, aliases
 }
 
 // yexpand counts the nodes of a document with its aliases expanded.

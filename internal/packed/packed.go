@@ -54,18 +54,13 @@ func Of(rrs []dns.RR) []byte {
 func Write(out, p, qname []byte) ([]byte, int, bool) {
 	n := 0
 	for len(p) > 0 {
-		end := nameEnd(p)
-		if end < 0 || end+10 > len(p) {
+		owner, next := first(p)
+		if next < 0 {
 			return out, n, false
 		}
-		rdlen := int(p[end+8])<<8 | int(p[end+9])
-		next := end + 10 + rdlen
-		if next > len(p) {
-			return out, n, false
-		}
-		if string(p[:end]) == string(qname) {
+		if string(p[:owner]) == string(qname) {
 			out = append(out, 0xC0, 12)
-			out = append(out, p[end:next]...)
+			out = append(out, p[owner:next]...)
 		} else {
 			out = append(out, p[:next]...)
 		}
@@ -75,19 +70,40 @@ func Write(out, p, qname []byte) ([]byte, int, bool) {
 	return out, n, true
 }
 
-// nameEnd is the offset just past the uncompressed name that starts b;
-// -1 when b does not start with one.
-func nameEnd(b []byte) int {
-	off := 0
-	for off < len(b) {
-		l := int(b[off])
+// Each calls f with the wire form of each RR of section p, in order; it
+// stops at the first that is not well formed.
+func Each(p []byte, f func(rr []byte)) {
+	for len(p) > 0 {
+		_, next := first(p)
+		if next < 0 {
+			return
+		}
+		f(p[:next])
+		p = p[next:]
+	}
+}
+
+// first measures the RR that starts p: the length of its owner name and
+// of the whole RR; next is -1 when p does not start with a well-formed RR.
+func first(p []byte) (owner, next int) {
+	owner = -1
+	for off := 0; off < len(p); {
+		l := int(p[off])
 		if l == 0 {
-			return off + 1
+			owner = off + 1
+			break
 		}
 		if l > 63 {
-			return -1
+			return -1, -1
 		}
 		off += 1 + l
 	}
-	return -1
+	if owner < 0 || owner+10 > len(p) {
+		return -1, -1
+	}
+	next = owner + 10 + (int(p[owner+8])<<8 | int(p[owner+9]))
+	if next > len(p) {
+		return -1, -1
+	}
+	return owner, next
 }

@@ -109,3 +109,26 @@ func TestOfUnpackable(t *testing.T) {
 		t.Errorf("Of with an unpackable RR = %x; want nil", b)
 	}
 }
+
+func TestEach(t *testing.T) {
+	rrs := []dns.RR{
+		mustRR(t, "a.example. 30 IN A 192.0.2.1"),
+		mustRR(t, `a.example. 30 IN TXT "x"`),
+		mustRR(t, "b.example. 60 IN MX 10 mx.example."),
+	}
+	var got [][]byte
+	Each(Of(rrs), func(rr []byte) { got = append(got, rr) })
+	if len(got) != len(rrs) {
+		t.Fatalf("got %d RRs; want %d", len(got), len(rrs))
+	}
+	for i, rr := range rrs {
+		if want := Of([]dns.RR{rr}); string(got[i]) != string(want) {
+			t.Errorf("RR %d: got %x; want %x", i, got[i], want)
+		}
+	}
+	n := 0
+	Each(Of(rrs)[:5], func([]byte) { n++ })
+	if n != 0 {
+		t.Errorf("truncated section: %d RRs", n)
+	}
+}
