@@ -25,16 +25,16 @@ import (
 //
 // A Cache is not safe for concurrent use; its zero value is ready.
 type Cache struct {
-	set     *dbSet // the databases the entries came from
+	set     *dbSet                 // the databases the entries came from
 	entries *[cacheSize]cacheEntry // allocated on first use: page aligned, so no set straddles two lines
 	next    uint8                  // the way the next insert into a full set replaces
-	locs    []Location // distinct locations, Prefix unset
+	locs    []Location             // distinct locations, Prefix unset
 	index   map[Location]uint32
 }
 
 const (
 	cacheSize    = 1 << 15
-	cacheWays    = 4 // 64-byte line / 16-byte entry
+	cacheWays    = 4  // 64-byte line / 16-byte entry
 	cacheSetBits = 13 // log2(cacheSize / cacheWays)
 	cacheLocsMax = 4096
 )
