@@ -247,15 +247,7 @@ func TestContentHash(t *testing.T) {
 // TestContentHashPolicies: a policy counts by its YAML content, not its
 // layout.
 func TestContentHashPolicies(t *testing.T) {
-	hash := func(app string) [32]byte {
-		dir := t.TempDir()
-		writeZone(t, dir, "example.org.yaml", yamlZone+app)
-		set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
-		if len(ps) > 0 {
-			t.Fatal(ps)
-		}
-		return set.Zone("example.org.").hash
-	}
+	hash := func(app string) [32]byte { return loadYAML(t, app).Zone("example.org.").hash }
 	flow := hash("app: {type: A, value: 192.0.2.10, dynamic: {pools: {a: {values: [{value: 198.51.100.1}]}}, rules: [{pool: a}]}}\n")
 	block := hash(`app:  # the same, in block style
   type: A

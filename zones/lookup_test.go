@@ -267,27 +267,15 @@ func checkPacked(t *testing.T, res *Result) {
 // the serial a YAML zone gets after compiling, and are absent where the
 // RRs are made per query.
 func TestPacked(t *testing.T) {
-	dir := t.TempDir()
-	writeZone(t, dir, "example.org.yaml", yamlZone+`app:
-  type: A
-  ttl: 60
-  values: [192.0.2.10, 192.0.2.11]
-  dynamic:
-    pools:
-      two: {values: [{value: 198.51.100.1}, {value: 198.51.100.2}]}
-    rules:
-      - {pool: two}
-  octodns: {meridian: {answers: 2}}
+	set := loadYAML(t, `app:
+  {type: A, ttl: 60, values: [192.0.2.10, 192.0.2.11], octodns: {meridian: {answers: 2}},
+   dynamic: {pools: {two: {values: [{value: 198.51.100.1}, {value: 198.51.100.2}]}}, rules: [{pool: two}]}}
 one:
   type: A
   values: [192.0.2.20]
   dynamic: {pools: {a: {values: [{value: 192.0.2.21}]}}, rules: [{pool: a}]}
 '*.wild': {type: A, value: 192.0.2.30}
 `)
-	set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
 	serial := set.Zone("example.org.").SOA.Serial
 	if serial == 0 {
 		t.Fatal("serial not set")

@@ -58,15 +58,10 @@ func (s *Set) index() {
 // owns reports whether z is the zone a lookup of name (in z) searches:
 // no zone of s with a longer origin holds it.
 func (s *Set) owns(z *Zone, name string) bool {
-	for name != z.Origin {
-		if s.zones[name] != nil {
+	for n := range below(name, z.Origin) {
+		if s.zones[n] != nil {
 			return false
 		}
-		_, parent, ok := cutLabel(name)
-		if !ok {
-			return false
-		}
-		name = parent
 	}
 	return true
 }

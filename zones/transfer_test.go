@@ -64,8 +64,7 @@ ns.deleg A 192.0.2.200
 // apex ALIAS as the A RRset it answers
 // with.
 func TestTransferRRsYAML(t *testing.T) {
-	dir := t.TempDir()
-	writeZone(t, dir, "example.org.yaml", yamlZone+`app:
+	set := loadYAML(t, `app:
   type: A
   ttl: 60
   values: [192.0.2.10, 192.0.2.11]
@@ -81,10 +80,6 @@ cdn:
   value: fallback.example.net.
   dynamic: {pools: {a: {values: [{value: lb.example.net.}]}}, rules: [{pool: a}]}
 `)
-	set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
-	if len(ps) > 0 {
-		t.Fatal(ps)
-	}
 	z := set.Zone("example.org.")
 	rrs := z.TransferRRs()
 	got := rrStrings(rrs)
@@ -111,4 +106,17 @@ cdn:
 	if len(res.Answer) != 1 || res.Answer[0].(*dns.A).A.String() != "203.0.113.1" {
 		t.Errorf("dynamic answer after listing: got %v; want the us pool", res.Answer)
 	}
+}
+
+// loadYAML loads example.org. (yamlZone) with records added, failing t on
+// any problem.
+func loadYAML(t *testing.T, records string) *Set {
+	t.Helper()
+	dir := t.TempDir()
+	writeZone(t, dir, "example.org.yaml", yamlZone+records)
+	set, ps := Load(Options{Dir: dir, SOA: testSOA, DynamicTTL: 30})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	return set
 }

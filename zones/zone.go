@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"iter"
 	"slices"
 	"sort"
 	"strings"
@@ -255,33 +256,37 @@ func (z *Zone) direct(n *node) bool {
 	if n.cut || z.apex.dname != nil {
 		return false
 	}
-	for name := n.name; ; {
-		_, parent, ok := cutLabel(name)
-		if !ok {
+	for name := range below(n.name, z.Origin) {
+		if p := z.nodes[name]; name != n.name && (p == nil || p.cut || p.dname != nil) {
 			return false
 		}
-		if parent == z.Origin {
-			return true
+	}
+	return true
+}
+
+// below yields name and each of its ancestors below origin, from name up;
+// name must be at or below origin.
+func below(name, origin string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for name != origin {
+			if !yield(name) {
+				return
+			}
+			_, parent, ok := cutLabel(name)
+			if !ok {
+				return
+			}
+			name = parent
 		}
-		p := z.nodes[parent]
-		if p == nil || p.cut || p.dname != nil {
-			return false
-		}
-		name = parent
 	}
 }
 
 // cutAbove returns the delegation point at or above name, if any.
 func (z *Zone) cutAbove(name string) *node {
-	for name != z.Origin {
-		if n := z.nodes[name]; n != nil && n.cut {
-			return n
+	for n := range below(name, z.Origin) {
+		if c := z.nodes[n]; c != nil && c.cut {
+			return c
 		}
-		_, parent, ok := cutLabel(name)
-		if !ok {
-			return nil
-		}
-		name = parent
 	}
 	return nil
 }
