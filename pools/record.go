@@ -95,17 +95,40 @@ type Record struct {
 	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
 	valueWire   [2][]byte   // valueRRs in wire form
 
-	// Counters has a cell per (rule, pool, outcome) for the server's
-	// decision metrics, made by Prepare and never read here: counting a
-	// decision through the record it already holds costs the query path
-	// no lookup. CounterIndex says which cell counts a decision.
-	Counters []atomic.Pointer[atomic.Uint64]
+	// cells is the number of decision counter cells: one per (rule, pool,
+	// outcome), set by Prepare. counters holds them once the first
+	// decision has been counted (see Cell).
+	cells    int
+	counters atomic.Pointer[[]atomic.Pointer[atomic.Uint64]]
 }
 
 // Pool returns the pool with the given id, or nil.
 func (r *Record) Pool(id string) *Pool { return r.byID[id] }
 
-// CounterIndex is the cell of r.Counters that counts d, a decision of r;
+// Cell returns the cell that counts d, a decision of r, for the server's
+// decision metrics; nil when r was not prepared. A cell points at its
+// counter once the first decision that needs it has resolved it; counting
+// through the record the query already holds costs no lookup. The cells
+// of a record are made by its first counted decision, so records never
+// asked for cost no memory for them.
+func (r *Record) Cell(d *Decision) *atomic.Pointer[atomic.Uint64] {
+	i := r.CounterIndex(d)
+	if i < 0 {
+		return nil
+	}
+	cs := r.counters.Load()
+	if cs == nil {
+		fresh := make([]atomic.Pointer[atomic.Uint64], r.cells)
+		if r.counters.CompareAndSwap(nil, &fresh) {
+			cs = &fresh
+		} else {
+			cs = r.counters.Load()
+		}
+	}
+	return &(*cs)[i]
+}
+
+// CounterIndex is the index of the cell that counts d, a decision of r;
 // -1 when r was not prepared.
 func (r *Record) CounterIndex(d *Decision) int {
 	rule, pool := 0, 0
@@ -116,7 +139,7 @@ func (r *Record) CounterIndex(d *Decision) int {
 		pool = d.Pool.index + 1
 	}
 	i := (rule*(len(r.Pools)+1)+pool)*nOutcomes + int(d.Outcome)
-	if i < 0 || i >= len(r.Counters) {
+	if i < 0 || i >= r.cells {
 		return -1
 	}
 	return i

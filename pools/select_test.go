@@ -418,8 +418,8 @@ func TestCounterIndex(t *testing.T) {
 				d := Decision{Record: r, Rule: ru, Pool: p, Outcome: o}
 				name := fmt.Sprintf("%v/%v/%v", ru, p, o)
 				i := r.CounterIndex(&d)
-				if i < 0 || i >= len(r.Counters) {
-					t.Fatalf("%s: index %d outside the %d cells", name, i, len(r.Counters))
+				if i < 0 || i >= r.cells {
+					t.Fatalf("%s: index %d outside the %d cells", name, i, r.cells)
 				}
 				if prev, dup := seen[i]; dup {
 					t.Fatalf("%s and %s share cell %d", name, prev, i)
@@ -431,5 +431,30 @@ func TestCounterIndex(t *testing.T) {
 	var unprepared Record
 	if i := unprepared.CounterIndex(&Decision{Record: &unprepared}); i != -1 {
 		t.Errorf("unprepared record: got index %d; want -1", i)
+	}
+	if c := unprepared.Cell(&Decision{Record: &unprepared}); c != nil {
+		t.Errorf("unprepared record: got a cell")
+	}
+}
+
+// TestCellsOnFirstUse: a prepared record has no counter cells until a
+// decision asks for one; then every decision gets its own cell, the same
+// one each time.
+func TestCellsOnFirstUse(t *testing.T) {
+	r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, geoRecord, "")
+	if r.counters.Load() != nil {
+		t.Fatal("cells made before any decision")
+	}
+	a := Decision{Record: r, Rule: r.Rules[0], Pool: r.Pools[0], Outcome: FromPool}
+	b := Decision{Record: r, Pool: r.Pools[0], Outcome: FailOpen}
+	ca, cb := r.Cell(&a), r.Cell(&b)
+	if ca == nil || cb == nil || ca == cb {
+		t.Fatalf("cells %p and %p; want two distinct cells", ca, cb)
+	}
+	if r.Cell(&a) != ca {
+		t.Error("a decision's cell moved")
+	}
+	if got := len(*r.counters.Load()); got != r.cells {
+		t.Errorf("%d cells made; want %d", got, r.cells)
 	}
 }

@@ -239,15 +239,15 @@ func (m *metrics) series(k decisionKey) *atomic.Uint64 {
 	return c
 }
 
-// decision counts d. A record's cells (pools.Record.Counters) point at the
+// decision counts d. A record's cells (pools.Record.Cell) point at the
 // counters of their series, shared by every version of the record, so a
 // reload that recompiles it keeps counting in the same series; a cell is
 // resolved by the first decision that needs it.
 func (m *metrics) decision(d *pools.Decision) {
 	r := d.Record
-	i := r.CounterIndex(d)
-	if i >= 0 {
-		if c := r.Counters[i].Load(); c != nil {
+	cell := r.Cell(d)
+	if cell != nil {
+		if c := cell.Load(); c != nil {
 			c.Add(1)
 			return
 		}
@@ -260,8 +260,8 @@ func (m *metrics) decision(d *pools.Decision) {
 		k.pool = d.Pool.ID
 	}
 	c := m.series(k)
-	if i >= 0 {
-		r.Counters[i].Store(c)
+	if cell != nil {
+		cell.Store(c)
 	}
 	c.Add(1)
 }

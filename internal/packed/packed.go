@@ -39,7 +39,14 @@ func Of(rrs []dns.RR) []byte {
 	if len(rrs) == 0 {
 		return nil
 	}
-	b, ok := Append(nil, rrs...)
+	size := 0
+	for _, rr := range rrs {
+		if rr == nil {
+			return nil
+		}
+		size += dns.Len(rr)
+	}
+	b, ok := Append(make([]byte, 0, size), rrs...)
 	if !ok {
 		return nil
 	}
