@@ -113,8 +113,8 @@ func DefaultCheckDefaults() CheckDefaults {
 // that the prober uses as Host and SNI.
 func ParseCheck(host string, octodns *yaml.Node, d CheckDefaults) (*Check, []Problem) {
 	o := octoyaml.Map(octodns)
-	hc := octoyaml.Map(o["healthcheck"])
-	mh := octoyaml.Map(octoyaml.Map(o["meridian"])["healthcheck"])
+	hc := octoyaml.Map(o.Get("healthcheck"))
+	mh := octoyaml.Map(octoyaml.Map(o.Get("meridian")).Get("healthcheck"))
 	if hc == nil && mh == nil {
 		return nil, nil
 	}
@@ -130,7 +130,7 @@ func ParseCheck(host string, octodns *yaml.Node, d CheckDefaults) (*Check, []Pro
 		ps = append(ps, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
 	portSet := false
-	for _, kv := range octoyaml.Pairs(o["healthcheck"]) {
+	for _, kv := range octoyaml.Pairs(o.Get("healthcheck")) {
 		switch k, v := kv.Key.Value, kv.Val; k {
 		case "protocol":
 			c.Protocol = octoyaml.Str(v)
@@ -154,11 +154,11 @@ func ParseCheck(host string, octodns *yaml.Node, d CheckDefaults) (*Check, []Pro
 	if c.Protocol == "HTTP" && !portSet {
 		c.Port = 80
 	}
-	for _, kv := range octoyaml.Pairs(octoyaml.Map(o["meridian"])["healthcheck"]) {
+	for _, kv := range octoyaml.Pairs(octoyaml.Map(o.Get("meridian")).Get("healthcheck")) {
 		parseMeridianCheck(c, kv.Key.Value, kv.Val, bad)
 	}
 	if c.Timeout >= c.Interval {
-		bad(octoyaml.Map(o["meridian"])["healthcheck"], "healthcheck timeout %s must be shorter than the interval %s", c.Timeout, c.Interval)
+		bad(octoyaml.Map(o.Get("meridian")).Get("healthcheck"), "healthcheck timeout %s must be shorter than the interval %s", c.Timeout, c.Interval)
 	}
 	return c, ps
 }

@@ -74,8 +74,8 @@ func (p *parser) dynamic(d *yaml.Node) {
 		return
 	}
 	m := octoyaml.Map(d)
-	exist, asFallback := p.pools(d, m["pools"])
-	seen := p.rules(d, m["rules"])
+	exist, asFallback := p.pools(d, m.Get("pools"))
+	seen := p.rules(d, m.Get("rules"))
 
 	var unused []string
 	for id := range exist {
@@ -124,7 +124,7 @@ func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 			continue
 		}
 		pm := octoyaml.Map(kv.Val)
-		vals, ok := pm["values"]
+		vals, ok := pm.Lookup("values")
 		switch {
 		case !ok || octoyaml.Null(vals):
 			p.add(kv.Key, `pool "%s" is missing values`, id)
@@ -137,7 +137,7 @@ func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 		exist[id] = true
 		pool, good := p.pool(id, kv.Key, vals)
 
-		if fb, ok := pm["fallback"]; ok && !octoyaml.Null(fb) {
+		if fb, ok := pm.Lookup("fallback"); ok && !octoyaml.Null(fb) {
 			if fb.Kind == yaml.ScalarNode && p.poolNodes[fb.Value] != nil {
 				asFallback[fb.Value] = true
 				pool.Fallback = fb.Value
@@ -147,7 +147,7 @@ func (p *parser) pools(d, n *yaml.Node) (exist, asFallback map[string]bool) {
 			}
 		}
 		if loop := p.fallbackLoop(id); loop != "" {
-			p.add(pm["fallback"], "loop in pool fallbacks: %s", loop)
+			p.add(pm.Get("fallback"), "loop in pool fallbacks: %s", loop)
 			good = false
 		}
 		if good {
@@ -164,7 +164,7 @@ func (p *parser) rawFallback(id string) string {
 	if kv == nil {
 		return ""
 	}
-	fb := octoyaml.Map(kv.Val)["fallback"]
+	fb := octoyaml.Map(kv.Val).Get("fallback")
 	if octoyaml.Null(fb) {
 		return ""
 	}
@@ -207,7 +207,7 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 		}
 		m := octoyaml.Map(item)
 		v := &Value{Weight: 1, Status: Obey, Line: item.Line}
-		if w, ok := m["weight"]; ok {
+		if w, ok := m.Lookup("weight"); ok {
 			n, isInt := octoyaml.Int(w)
 			switch {
 			case !isInt:
@@ -220,7 +220,7 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 				v.Weight = int(n)
 			}
 		}
-		if s, ok := m["status"]; ok {
+		if s, ok := m.Lookup("status"); ok {
 			switch {
 			case octoyaml.IsStr(s) && s.Value == "up":
 				v.Status = Up
@@ -233,7 +233,7 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 				good = false
 			}
 		}
-		if vn, ok := m["value"]; ok {
+		if vn, ok := m.Lookup("value"); ok {
 			v.Line = vn.Line
 			if !p.value(vn, v) {
 				good = false
@@ -246,7 +246,7 @@ func (p *parser) pool(id string, key, vals *yaml.Node) (*Pool, bool) {
 	}
 	if len(items) == 1 && yisMap(items[0]) {
 		// octoDNS compares the raw weight with 1, so only a literal 1 passes.
-		if w, ok := octoyaml.Map(items[0])["weight"]; ok {
+		if w, ok := octoyaml.Map(items[0]).Lookup("weight"); ok {
 			if n, isInt := octoyaml.Int(w); !isInt || octoyaml.Resolve(w).ShortTag() != "!!int" || n != 1 {
 				p.add(w, `pool "%s" has single value with weight!=1`, id)
 				good = false

@@ -8,7 +8,7 @@ import (
 // meridian reads Meridian's own settings from `octodns: {meridian: {...}}`.
 // Other keys under `octodns:` belong to octoDNS and to other parsers.
 func (p *parser) meridian(octodns *yaml.Node) {
-	m := octoyaml.Map(octodns)["meridian"]
+	m := octoyaml.Map(octodns).Get("meridian")
 	if m == nil || octoyaml.Null(m) {
 		return
 	}
@@ -46,7 +46,7 @@ func (p *parser) meridian(octodns *yaml.Node) {
 	if p.rec.Nearest {
 		for _, kv := range p.poolKeys {
 			// A pool whose location is there but wrong has its own problem.
-			if octoyaml.Map(octoyaml.Map(m)["locations"])[kv.Key.Value] != nil {
+			if octoyaml.Map(octoyaml.Map(m).Get("locations")).Get(kv.Key.Value) != nil {
 				continue
 			}
 			if _, ok := p.rec.Locations[kv.Key.Value]; !ok {

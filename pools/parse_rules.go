@@ -38,12 +38,12 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 			continue
 		}
 		m := octoyaml.Map(item)
-		poolN, ok := m["pool"]
+		poolN, ok := m.Lookup("pool")
 		if !ok {
 			p.add(item, "rule %d missing pool", num)
 			continue
 		}
-		subnets, geos := m["subnets"], m["geos"]
+		subnets, geos := m.Get("subnets"), m.Get("geos")
 		targeted := octoyaml.Truthy(subnets) || octoyaml.Truthy(geos)
 		ru := &Rule{Index: i, Line: item.Line}
 
@@ -64,7 +64,7 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 			// Rules must run subnets-only, then subnets + geos, then
 			// geos-only; octoDNS compares each rule with the one before.
 			prev := octoyaml.Map(items[i-1])
-			prevSubnets, prevGeos := octoyaml.Truthy(prev["subnets"]), octoyaml.Truthy(prev["geos"])
+			prevSubnets, prevGeos := octoyaml.Truthy(prev.Get("subnets")), octoyaml.Truthy(prev.Get("geos"))
 			if octoyaml.Truthy(subnets) && octoyaml.Truthy(geos) {
 				if !prevSubnets && prevGeos {
 					p.add(item, "rule %d with subnet(s) and geo(s) should appear before all geo-only rules", num)
@@ -94,7 +94,7 @@ func (p *parser) rules(d, n *yaml.Node) map[string]bool {
 		p.rec.Rules = append(p.rec.Rules, ru)
 	}
 	last := octoyaml.Map(items[len(items)-1])
-	if octoyaml.Truthy(last["subnets"]) || octoyaml.Truthy(last["geos"]) {
+	if octoyaml.Truthy(last.Get("subnets")) || octoyaml.Truthy(last.Get("geos")) {
 		p.add(items[len(items)-1], `final rule has "subnets" and/or "geos" and is not catchall`)
 	}
 	return used

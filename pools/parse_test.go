@@ -27,7 +27,7 @@ func parseDoc(t *testing.T, typ uint16, src string) (*Record, []Problem) {
 	}
 	m := ymap(doc.Content[0])
 	values := []*Value{{Value: "192.0.2.254", Addr: netip.MustParseAddr("192.0.2.254"), Line: 1}}
-	return Parse("www.example.com.", typ, 60, values, m["dynamic"], m["octodns"])
+	return Parse("www.example.com.", typ, 60, values, m.Get("dynamic"), m.Get("octodns"))
 }
 
 const happyA = `dynamic:
@@ -453,8 +453,8 @@ func TestParseGolden(t *testing.T) {
 				t.Fatalf("yaml: %v", err)
 			}
 			m := ymap(doc.Content[0])
-			typ := dns.StringToType[m["type"].Value]
-			r, probs := Parse("www.example.com.", typ, 60, nil, m["dynamic"], m["octodns"])
+			typ := dns.StringToType[m.Get("type").Value]
+			r, probs := Parse("www.example.com.", typ, 60, nil, m.Get("dynamic"), m.Get("octodns"))
 			var b strings.Builder
 			for _, p := range probs {
 				fmt.Fprintf(&b, "%s:%d: %s\n", filepath.Base(f), p.Line, p.Msg)
@@ -521,7 +521,7 @@ func FuzzParse(f *testing.F) {
 		}
 		m := ymap(doc.Content[0])
 		for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME} {
-			r, probs := Parse("www.example.com.", typ, 60, nil, m["dynamic"], m["octodns"])
+			r, probs := Parse("www.example.com.", typ, 60, nil, m.Get("dynamic"), m.Get("octodns"))
 			if (r == nil) == (len(probs) == 0) {
 				t.Fatalf("got record %v with %d problems", r != nil, len(probs))
 			}

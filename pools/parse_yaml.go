@@ -10,7 +10,7 @@ import (
 
 // ymap is octoyaml.Map under the name the tests use: a mapping's values
 // by key, nil when n is not a mapping.
-func ymap(n *yaml.Node) map[string]*yaml.Node { return octoyaml.Map(n) }
+func ymap(n *yaml.Node) octoyaml.Mapping { return octoyaml.Map(n) }
 
 func yisMap(n *yaml.Node) bool {
 	n = octoyaml.Resolve(n)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meridiandns/meridian/internal/fastyaml"
 	"github.com/meridiandns/meridian/internal/octoyaml"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
@@ -23,15 +24,21 @@ import (
 // result; problems come back in file order.
 func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Problems) {
 	p := &yparser{path: path, origin: strings.ToLower(dns.Fqdn(origin)), defTTL: defTTL}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p.syntax(err)
-		return nil, p.probs
+	// Most zone files are written in a plain subset of YAML that
+	// internal/fastyaml reads into the same tree several times faster;
+	// yaml.v3 reads the rest (and reports every syntax error).
+	doc, ok := fastyaml.Parse(data)
+	if !ok {
+		doc = new(yaml.Node)
+		if err := yaml.Unmarshal(data, doc); err != nil {
+			p.syntax(err)
+			return nil, p.probs
+		}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil // an empty file is an empty zone
 	}
-	if bad, why := yexpansion(&doc); bad != nil {
+	if bad, why := yexpansion(doc); bad != nil {
 		p.add(bad.Line, "", "", why)
 		return nil, p.probs
 	}
@@ -209,7 +216,7 @@ type yrec struct {
 	fqdn string
 	typ  string
 	node *yaml.Node
-	keys map[string]*yaml.Node
+	keys octoyaml.Mapping
 	bad  bool
 }
 
@@ -240,7 +247,7 @@ func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
 	r.setName(rawName)
 	r.fqdn = r.ownerName()
 
-	typNode := r.keys["type"]
+	typNode := r.keys.Get("type")
 	if typNode == nil {
 		r.fail(nil, "Invalid record %s, missing type", r.fqdn)
 		return
@@ -255,11 +262,11 @@ func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
 	ttl := r.ttl()
 	r.checkHealthcheck()
 
-	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, TTLSet: r.keys["ttl"] != nil, Line: n.Line}
-	if o := r.keys["octodns"]; o != nil {
+	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, TTLSet: r.keys.Get("ttl") != nil, Line: n.Line}
+	if o := r.keys.Get("octodns"); o != nil {
 		rec.Octodns = o
 	}
-	if d := r.keys["dynamic"]; d != nil && ydynamicTypes[r.typ] {
+	if d := r.keys.Get("dynamic"); d != nil && ydynamicTypes[r.typ] {
 		rec.Dynamic = d
 	}
 	hdr := dns.RR_Header{Name: r.fqdn, Rrtype: ytypeCode[r.typ], Class: dns.ClassINET, Ttl: ttl}
@@ -324,7 +331,7 @@ func (r *yrec) checkName(raw string) {
 
 // ttl returns the record's TTL, defTTL when it has none.
 func (r *yrec) ttl() uint32 {
-	n := r.keys["ttl"]
+	n := r.keys.Get("ttl")
 	if n == nil {
 		return r.p.defTTL
 	}
@@ -338,15 +345,15 @@ func (r *yrec) ttl() uint32 {
 
 // checkHealthcheck mirrors octoDNS's HealthcheckValidator.
 func (r *yrec) checkHealthcheck() {
-	o := r.keys["octodns"]
+	o := r.keys.Get("octodns")
 	if o == nil || o.Kind != yaml.MappingNode {
 		return
 	}
-	hc := octoyaml.Map(o)["healthcheck"]
+	hc := octoyaml.Map(o).Get("healthcheck")
 	if hc == nil || hc.Kind != yaml.MappingNode {
 		return
 	}
-	proto := octoyaml.Map(hc)["protocol"]
+	proto := octoyaml.Map(hc).Get("protocol")
 	if proto == nil {
 		return
 	}
@@ -361,37 +368,41 @@ func (r *yrec) checkHealthcheck() {
 // to a zone: one record per name and type, and CNAME (or ALIAS with A/AAAA)
 // alone at its name.
 func (p *yparser) checkNodes() {
-	byName := make(map[string][]yseen)
-	var order []string
-	have := make(map[string]bool)
-	dup := make(map[*yseen]bool)
+	type nameType struct{ name, typ string }
+	have := make(map[nameType]bool, len(p.seen))
+	count := make(map[string]int, len(p.seen))
+	dup := make([]bool, len(p.seen))
 	for i := range p.seen {
 		s := &p.seen[i]
-		k := s.name + "\x00" + s.typ
+		k := nameType{s.name, s.typ}
 		if have[k] {
 			p.add(s.line, s.name, s.typ, fmt.Sprintf("Duplicate record %s, type %s", s.fqdn, s.typ))
-			dup[s] = true
+			dup[i] = true
 			continue
 		}
 		have[k] = true
-		if _, ok := byName[s.name]; !ok {
-			order = append(order, s.name)
+		count[s.name]++
+	}
+	// Names with several records, in the order they first appear.
+	var order []string
+	byName := make(map[string][]*yseen)
+	for i := range p.seen {
+		if s := &p.seen[i]; !dup[i] && count[s.name] > 1 {
+			if byName[s.name] == nil {
+				order = append(order, s.name)
+			}
+			byName[s.name] = append(byName[s.name], s)
 		}
-		byName[s.name] = append(byName[s.name], *s)
 	}
 	for _, name := range order {
-		node := byName[name]
-		if len(node) < 2 {
-			continue
-		}
 		var cname, alias *yseen
 		addr := false
-		for i := range node {
-			switch node[i].typ {
+		for _, s := range byName[name] {
+			switch s.typ {
 			case "CNAME":
-				cname = &node[i]
+				cname = s
 			case "ALIAS":
-				alias = &node[i]
+				alias = s
 			case "A", "AAAA":
 				addr = true
 			}
@@ -406,7 +417,7 @@ func (p *yparser) checkNodes() {
 		}
 	}
 	for i := range p.seen {
-		if s := &p.seen[i]; s.rec != nil && !dup[s] {
+		if s := &p.seen[i]; s.rec != nil && !dup[i] {
 			p.records = append(p.records, s.rec)
 		}
 	}

@@ -23,7 +23,7 @@ func ybuildSSHFP(r *yrec, rec *Record, hdr dns.RR_Header) {
 	for i, m := range maps {
 		ok := true
 		var alg, fpType int64
-		if n, has := m["algorithm"]; !has {
+		if n, has := m.Lookup("algorithm"); !has {
 			r.fail(nodes[i], "missing algorithm")
 			ok = false
 		} else if v, isInt := octoyaml.Int(n); !isInt {
@@ -34,7 +34,7 @@ func ybuildSSHFP(r *yrec, rec *Record, hdr dns.RR_Header) {
 			ok = false
 		}
 		known := false
-		if n, has := m["fingerprint_type"]; !has {
+		if n, has := m.Lookup("fingerprint_type"); !has {
 			r.fail(nodes[i], "missing fingerprint_type")
 			ok = false
 		} else if v, isInt := octoyaml.Int(n); !isInt {
@@ -46,7 +46,7 @@ func ybuildSSHFP(r *yrec, rec *Record, hdr dns.RR_Header) {
 		} else {
 			known = true
 		}
-		fp, has := m["fingerprint"]
+		fp, has := m.Lookup("fingerprint")
 		switch {
 		case !has:
 			r.fail(nodes[i], "missing fingerprint")
@@ -79,7 +79,7 @@ func ybuildTLSA(r *yrec, rec *Record, hdr dns.RR_Header) {
 		// octoDNS range-checks with a default of 0, then separately
 		// reports each missing key.
 		field := func(key string, max int64) uint8 {
-			n, has := m[key]
+			n, has := m.Lookup(key)
 			if !has {
 				return 0
 			}
@@ -98,12 +98,12 @@ func ybuildTLSA(r *yrec, rec *Record, hdr dns.RR_Header) {
 		selector := field("selector", 1)
 		matching := field("matching_type", 2)
 		for _, k := range []string{"certificate_usage", "selector", "matching_type", "certificate_association_data"} {
-			if _, has := m[k]; !has {
+			if _, has := m.Lookup(k); !has {
 				r.fail(nodes[i], "missing %s", k)
 				ok = false
 			}
 		}
-		data := m["certificate_association_data"]
+		data := m.Get("certificate_association_data")
 		if data != nil && !yhex(data.Value) {
 			r.fail(data, `invalid certificate_association_data "%s"`, data.Value)
 			ok = false
@@ -121,15 +121,15 @@ func ybuildDS(r *yrec, rec *Record, hdr dns.RR_Header) {
 		// flags→key_tag, protocol→algorithm, algorithm→digest_type,
 		// public_key→digest.
 		keys := [4]string{"key_tag", "algorithm", "digest_type", "digest"}
-		_, legacy1 := m["public_key"]
-		_, legacy2 := m["flags"]
+		_, legacy1 := m.Lookup("public_key")
+		_, legacy2 := m.Lookup("flags")
 		if legacy1 || legacy2 {
 			keys = [4]string{"flags", "protocol", "algorithm", "public_key"}
 		}
 		tag, ok1 := r.intField(m, nodes[i], keys[0], 65535)
 		alg, ok2 := r.intField(m, nodes[i], keys[1], 255)
 		dt, ok3 := r.intField(m, nodes[i], keys[2], 255)
-		d, has := m[keys[3]]
+		d, has := m.Lookup(keys[3])
 		if !has {
 			r.fail(nodes[i], "missing %s", keys[3])
 			continue
@@ -152,7 +152,7 @@ func ybuildNAPTR(r *yrec, rec *Record, hdr dns.RR_Header) {
 		order, ok1 := r.intField(m, nodes[i], "order", 65535)
 		pref, ok2 := r.intField(m, nodes[i], "preference", 65535)
 		ok := ok1 && ok2
-		flags, has := m["flags"]
+		flags, has := m.Lookup("flags")
 		switch {
 		case !has:
 			r.fail(nodes[i], "missing flags")
@@ -162,7 +162,7 @@ func ybuildNAPTR(r *yrec, rec *Record, hdr dns.RR_Header) {
 			ok = false
 		}
 		for _, k := range []string{"service", "regexp", "replacement"} {
-			if _, has := m[k]; !has {
+			if _, has := m.Lookup(k); !has {
 				r.fail(nodes[i], "missing %s", k)
 				ok = false
 			}
@@ -170,16 +170,16 @@ func ybuildNAPTR(r *yrec, rec *Record, hdr dns.RR_Header) {
 		if !ok {
 			continue
 		}
-		repl := strings.ToLower(m["replacement"].Value)
+		repl := strings.ToLower(m.Get("replacement").Value)
 		if !strings.HasSuffix(repl, ".") {
-			r.fail(m["replacement"], `NAPTR replacement "%s" missing trailing .`, repl)
+			r.fail(m.Get("replacement"), `NAPTR replacement "%s" missing trailing .`, repl)
 			continue
 		}
 		rec.RRs = append(rec.RRs, &dns.NAPTR{
 			Hdr: hdr, Order: uint16(order), Preference: uint16(pref),
 			Flags:       strings.ToUpper(flags.Value),
-			Service:     yescape([]byte(m["service"].Value)),
-			Regexp:      yescape([]byte(m["regexp"].Value)),
+			Service:     yescape([]byte(m.Get("service").Value)),
+			Regexp:      yescape([]byte(m.Get("regexp").Value)),
 			Replacement: repl,
 		})
 	}
@@ -210,7 +210,7 @@ func ybuildLOC(r *yrec, rec *Record, hdr dns.RR_Header) {
 		ok := true
 		v := make(map[string]string, len(yloc)+2)
 		for _, k := range yloc {
-			n, has := m[k.key]
+			n, has := m.Lookup(k.key)
 			if !has {
 				r.fail(nodes[i], "missing %s", k.key)
 				ok = false
@@ -237,7 +237,7 @@ func ybuildLOC(r *yrec, rec *Record, hdr dns.RR_Header) {
 			}
 		}
 		for _, d := range []struct{ key, a, b string }{{"lat_direction", "N", "S"}, {"long_direction", "E", "W"}} {
-			n, has := m[d.key]
+			n, has := m.Lookup(d.key)
 			switch {
 			case !has:
 				r.fail(nodes[i], "missing %s", d.key)

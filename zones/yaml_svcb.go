@@ -32,7 +32,7 @@ func ybuildSVCB(r *yrec, rec *Record, hdr dns.RR_Header) {
 	for i, m := range maps {
 		ok := true
 		prio := int64(-1)
-		if pn, has := m["svcpriority"]; !has {
+		if pn, has := m.Lookup("svcpriority"); !has {
 			r.fail(nodes[i], "missing svcpriority")
 			ok = false
 		} else if v, isInt := octoyaml.Int(pn); !isInt {
@@ -45,7 +45,7 @@ func ybuildSVCB(r *yrec, rec *Record, hdr dns.RR_Header) {
 			prio = v
 		}
 		var target string
-		if tn := m["targetname"]; tn == nil {
+		if tn := m.Get("targetname"); tn == nil {
 			r.fail(nodes[i], "missing targetname")
 			ok = false
 		} else if t, tok := r.target(tn, "targetname"); !tok {
@@ -54,7 +54,7 @@ func ybuildSVCB(r *yrec, rec *Record, hdr dns.RR_Header) {
 			target = t
 		}
 		var params []dns.SVCBKeyValue
-		if pn, has := m["svcparams"]; has {
+		if pn, has := m.Lookup("svcparams"); has {
 			var pok bool
 			params, pok = r.svcParams(pn, prio)
 			ok = ok && pok

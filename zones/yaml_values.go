@@ -49,9 +49,9 @@ var ytypeCode = map[string]uint16{
 // reads them: `values` if present (even when null), else `value`; a scalar
 // is a list of one.
 func (r *yrec) values() []*yaml.Node {
-	n, ok := r.keys["values"]
+	n, ok := r.keys.Lookup("values")
 	if !ok {
-		n, ok = r.keys["value"]
+		n, ok = r.keys.Lookup("value")
 	}
 	if !ok || octoyaml.Null(n) {
 		return nil
@@ -65,7 +65,7 @@ func (r *yrec) values() []*yaml.Node {
 // valueMaps returns the record's values that must be mappings (MX, SRV, …),
 // reporting "missing value(s)" when there are none and any value that is
 // not a mapping.
-func (r *yrec) valueMaps() ([]*yaml.Node, []map[string]*yaml.Node) {
+func (r *yrec) valueMaps() ([]*yaml.Node, []octoyaml.Mapping) {
 	vals := r.values()
 	if len(vals) == 0 {
 		// octoDNS lets these types through with no values at all; an empty
@@ -75,7 +75,7 @@ func (r *yrec) valueMaps() ([]*yaml.Node, []map[string]*yaml.Node) {
 		return nil, nil
 	}
 	var nodes []*yaml.Node
-	var maps []map[string]*yaml.Node
+	var maps []octoyaml.Mapping
 	for _, v := range vals {
 		if v.Kind != yaml.MappingNode {
 			r.fail(v, `invalid %s value "%s", expected a mapping`, r.typ, octoyaml.Str(v))
@@ -91,8 +91,8 @@ func (r *yrec) valueMaps() ([]*yaml.Node, []map[string]*yaml.Node) {
 // "missing key" and `invalid key "v"` messages. octoDNS does not range
 // check by default; the wire format does, so an out-of-range number gets
 // the wording of octoDNS's opt-in RFC validators.
-func (r *yrec) intField(m map[string]*yaml.Node, at *yaml.Node, key string, max int64) (int64, bool) {
-	n, ok := m[key]
+func (r *yrec) intField(m octoyaml.Mapping, at *yaml.Node, key string, max int64) (int64, bool) {
+	n, ok := m.Lookup(key)
 	if !ok {
 		r.fail(at, "missing %s", key)
 		return 0, false
@@ -172,7 +172,7 @@ func (r *yrec) ips(rec *Record, hdr dns.RR_Header, v6 bool) {
 // single returns the `value` of a single-value type (CNAME, DNAME, ALIAS),
 // validated as a target.
 func (r *yrec) single() (string, bool) {
-	n := r.keys["value"]
+	n := r.keys.Get("value")
 	if n != nil && n.Kind == yaml.SequenceNode {
 		r.fail(n, "%s takes a single `value`, not a list", r.typ)
 		return "", false
@@ -231,9 +231,9 @@ func ybuildMX(r *yrec, rec *Record, hdr dns.RR_Header) {
 	for i, m := range maps {
 		// RFC 1035 says preference; octoDNS also takes the legacy
 		// priority, and value for exchange.
-		pn, ok := m["preference"]
+		pn, ok := m.Lookup("preference")
 		if !ok {
-			pn, ok = m["priority"]
+			pn, ok = m.Lookup("priority")
 		}
 		var pref int64
 		good := true
@@ -243,9 +243,9 @@ func ybuildMX(r *yrec, rec *Record, hdr dns.RR_Header) {
 		} else if pref, ok = r.intValue(pn, "preference", 65535); !ok {
 			good = false
 		}
-		ex := m["exchange"]
+		ex := m.Get("exchange")
 		if ex == nil || !octoyaml.Truthy(ex) {
-			v, has := m["value"]
+			v, has := m.Lookup("value")
 			if !has {
 				r.fail(nodes[i], "missing exchange")
 				continue
@@ -272,7 +272,7 @@ func ybuildSRV(r *yrec, rec *Record, hdr dns.RR_Header) {
 		prio, ok1 := r.intField(m, nodes[i], "priority", 65535)
 		weight, ok2 := r.intField(m, nodes[i], "weight", 65535)
 		port, ok3 := r.intField(m, nodes[i], "port", 65535)
-		tn, has := m["target"]
+		tn, has := m.Lookup("target")
 		if !has {
 			r.fail(nodes[i], "missing target")
 			continue
@@ -292,7 +292,7 @@ func ybuildURI(r *yrec, rec *Record, hdr dns.RR_Header) {
 	for i, m := range maps {
 		prio, ok1 := r.intField(m, nodes[i], "priority", 65535)
 		weight, ok2 := r.intField(m, nodes[i], "weight", 65535)
-		tn, has := m["target"]
+		tn, has := m.Lookup("target")
 		if !has || !octoyaml.Truthy(tn) {
 			r.fail(ynode(tn, nodes[i]), "missing target")
 			continue
@@ -316,7 +316,7 @@ func ybuildCAA(r *yrec, rec *Record, hdr dns.RR_Header) {
 	for i, m := range maps {
 		ok := true
 		var flags int64
-		if fn, has := m["flags"]; has {
+		if fn, has := m.Lookup("flags"); has {
 			v, isInt := octoyaml.Int(fn)
 			switch {
 			case !isInt:
@@ -328,12 +328,12 @@ func ybuildCAA(r *yrec, rec *Record, hdr dns.RR_Header) {
 			}
 			flags = v
 		}
-		tag, hasTag := m["tag"]
+		tag, hasTag := m.Lookup("tag")
 		if !hasTag {
 			r.fail(nodes[i], "missing tag")
 			ok = false
 		}
-		val, hasVal := m["value"]
+		val, hasVal := m.Lookup("value")
 		if !hasVal {
 			r.fail(nodes[i], "missing value")
 			ok = false

@@ -42,6 +42,9 @@ func Pairs(n *yaml.Node) []KV {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
+	if out, ok := plainPairs(n); ok {
+		return out
+	}
 	var own, merged []KV
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := Resolve(n.Content[i]), Resolve(n.Content[i+1])
@@ -69,24 +72,58 @@ func Pairs(n *yaml.Node) []KV {
 	return out
 }
 
+// plainPairs is Pairs for the common small mapping, without merge keys
+// or repeated keys, in one allocation; false for any other mapping.
+func plainPairs(n *yaml.Node) ([]KV, bool) {
+	k := len(n.Content) / 2
+	if k > 16 {
+		return nil, false
+	}
+	out := make([]KV, k)
+	for i := range out {
+		key := Resolve(n.Content[2*i])
+		if isMergeKey(key) {
+			return nil, false
+		}
+		for _, prev := range out[:i] {
+			if prev.Key.Value == key.Value {
+				return nil, false
+			}
+		}
+		out[i] = KV{key, Resolve(n.Content[2*i+1])}
+	}
+	return out, true
+}
+
 // isMergeKey reports whether k is YAML 1.1's merge key: a plain `<<` or
 // one tagged !!merge (a quoted or !!str-tagged "<<" is an ordinary key).
 func isMergeKey(k *yaml.Node) bool {
 	return k.Tag == "!!merge" || (k.Value == "<<" && k.Style == 0 && k.Tag != "!!str")
 }
 
-// Map indexes the Pairs of a mapping by key. It returns nil when n is nil
-// or not a mapping (indexing a nil map is safe and finds nothing).
-func Map(n *yaml.Node) map[string]*yaml.Node {
-	pairs := Pairs(n)
-	if pairs == nil {
-		return nil
+// Mapping is a mapping's Pairs, looked up by key. Zone files hold
+// hundreds of thousands of small mappings, and a scan of a few pairs
+// costs less than building a Go map of them.
+type Mapping []KV
+
+// Map returns the Pairs of a mapping for lookups by key. It returns nil
+// when n is nil or not a mapping (a nil Mapping finds nothing).
+func Map(n *yaml.Node) Mapping { return Pairs(n) }
+
+// Get returns the value of key, or nil.
+func (m Mapping) Get(key string) *yaml.Node {
+	v, _ := m.Lookup(key)
+	return v
+}
+
+// Lookup returns the value of key and whether the mapping has it.
+func (m Mapping) Lookup(key string) (*yaml.Node, bool) {
+	for _, kv := range m {
+		if kv.Key.Value == key {
+			return kv.Val, true
+		}
 	}
-	m := make(map[string]*yaml.Node, len(pairs))
-	for _, kv := range pairs {
-		m[kv.Key.Value] = kv.Val
-	}
-	return m
+	return nil, false
 }
 
 // Items returns a sequence's elements with aliases resolved. It returns

@@ -2,6 +2,7 @@ package octoyaml
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -23,11 +24,20 @@ func node(t *testing.T, src string) *yaml.Node {
 // value returns the node under key "v" of src (a mapping).
 func value(t *testing.T, src string) *yaml.Node {
 	t.Helper()
-	return Map(node(t, src))["v"]
+	return Map(node(t, src)).Get("v")
 }
 
 func TestPairs(t *testing.T) {
+	// Past 16 pairs Pairs takes its general path; a repeat still keeps
+	// the first.
+	var big, bigWant []string
+	for i := range 18 {
+		big = append(big, fmt.Sprintf("k%d: %d", i, i))
+		bigWant = append(bigWant, fmt.Sprintf("k%d=%d", i, i))
+	}
+	big = append(big, "k3: x")
 	for _, tt := range []struct{ src, want string }{
+		{"{" + strings.Join(big, ", ") + "}", strings.Join(bigWant, " ")},
 		{"{a: 1, b: 2}", "a=1 b=2"},
 		{"{}", ""},
 		{"base: &b {x: 1, y: 2}\nv:\n  <<: *b\n  y: 3\n", "base={} v={}"},
@@ -55,7 +65,7 @@ func TestPairs(t *testing.T) {
 		t.Errorf("got %d keys in %v; want %d", got, m, want)
 	}
 	for k, want := range map[string]string{"x": "1", "y": "3", "name": "4"} {
-		if got := m[k]; got == nil || got.Value != want {
+		if got := m.Get(k); got == nil || got.Value != want {
 			t.Errorf("got %s=%v; want %s", k, got, want)
 		}
 	}
