@@ -23,17 +23,37 @@ import (
 // from `octodns-validate`. Records with a problem are left out of the
 // result; problems come back in file order.
 func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Problems) {
-	p := &yparser{path: path, origin: strings.ToLower(dns.Fqdn(origin)), defTTL: defTTL}
+	newParser := func() *yparser {
+		return &yparser{path: path, origin: strings.ToLower(dns.Fqdn(origin)), defTTL: defTTL}
+	}
 	// Most zone files are written in a plain subset of YAML that
-	// internal/fastyaml reads into the same tree several times faster;
-	// yaml.v3 reads the rest (and reports every syntax error).
-	doc, ok := fastyaml.Parse(data)
-	if !ok {
-		doc = new(yaml.Node)
-		if err := yaml.Unmarshal(data, doc); err != nil {
-			p.syntax(err)
-			return nil, p.probs
+	// internal/fastyaml reads several times faster than yaml.v3, one
+	// top-level name at a time, so a large file is never a whole tree in
+	// memory; yaml.v3 reads the rest (and reports every syntax error).
+	p := newParser()
+	p.stream = true
+	names := make(map[string]bool)
+	ok := !forceYAMLv3 && fastyaml.Each(data, func(k, v *yaml.Node) {
+		// What duplicateKeys and the loop below do for a whole tree.
+		if names[k.Value] {
+			if k.Value != "<<" {
+				p.add(k.Line, "", k.Value, fmt.Sprintf(`found duplicate key "%s"`, k.Value))
+			}
+			p.duplicateKeys(v)
+			return
 		}
+		names[k.Value] = true
+		p.duplicateKeys(v)
+		p.parseName(k, v)
+	})
+	if ok {
+		return p.finish()
+	}
+	p = newParser()
+	doc := new(yaml.Node)
+	if err := yaml.Unmarshal(data, doc); err != nil {
+		p.syntax(err)
+		return nil, p.probs
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil // an empty file is an empty zone
@@ -51,7 +71,7 @@ func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Prob
 		return nil, p.probs
 	}
 	p.duplicateKeys(root)
-	names := make(map[string]bool)
+	names = make(map[string]bool)
 	for _, kv := range octoyaml.Pairs(root) {
 		if names[kv.Key.Value] {
 			continue // reported by duplicateKeys
@@ -59,6 +79,15 @@ func ParseYAML(path, origin string, data []byte, defTTL uint32) ([]*Record, Prob
 		names[kv.Key.Value] = true
 		p.parseName(kv.Key, kv.Val)
 	}
+	return p.finish()
+}
+
+// forceYAMLv3 makes ParseYAML read every file with yaml.v3, for tests
+// that compare the two readings.
+var forceYAMLv3 bool
+
+// finish runs the zone-level checks and returns the records and problems.
+func (p *yparser) finish() ([]*Record, Problems) {
 	p.checkNodes()
 	sort.SliceStable(p.probs, func(i, j int) bool { return p.probs[i].Line < p.probs[j].Line })
 	return p.records, p.probs
@@ -72,6 +101,7 @@ type yparser struct {
 	probs   Problems
 	records []*Record
 	seen    []yseen // every record with a known type, for the zone-level checks
+	stream  bool    // the nodes are fastyaml.Each's: a record keeps copies
 }
 
 // yseen is what the zone-level checks need to know about a record.
@@ -264,9 +294,15 @@ func (p *yparser) parseRecord(rawName string, keyNode, n *yaml.Node) {
 
 	rec := &Record{Name: r.name, Type: r.typ, TTL: ttl, TTLSet: r.keys.Get("ttl") != nil, Line: n.Line}
 	if o := r.keys.Get("octodns"); o != nil {
+		if p.stream {
+			o = fastyaml.Clone(o)
+		}
 		rec.Octodns = o
 	}
 	if d := r.keys.Get("dynamic"); d != nil && ydynamicTypes[r.typ] {
+		if p.stream {
+			d = fastyaml.Clone(d)
+		}
 		rec.Dynamic = d
 	}
 	hdr := dns.RR_Header{Name: r.fqdn, Rrtype: ytypeCode[r.typ], Class: dns.ClassINET, Ttl: ttl}

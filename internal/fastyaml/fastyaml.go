@@ -31,11 +31,99 @@ import (
 // comments), or false when data is outside the subset. The tree keeps no
 // reference to data.
 func Parse(data []byte) (doc *yaml.Node, ok bool) {
+	p, ok := newParser(data)
+	if !ok {
+		return nil, false
+	}
+	root, ok := p.parse(func() *yaml.Node {
+		root := p.block(p.lines[0].indent())
+		if p.i < len(p.lines) {
+			fail()
+		}
+		return root
+	})
+	if !ok {
+		return nil, false
+	}
+	doc = &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: root.Column, Content: []*yaml.Node{root}}
+	return doc, true
+}
+
+// Each reads a document whose root is a block mapping one pair at a
+// time: it calls f with each key and value, in file order, as Parse's
+// root would hold them, and the memory of a pair's nodes is reused for
+// the next, so a large file never exists as a whole tree. f must keep no
+// node (Clone copies one out); the strings are its to keep. Each reports
+// false when data is outside the subset or its root is not a block
+// mapping, possibly after some calls of f, whose effects the caller
+// must then discard.
+func Each(data []byte, f func(key, val *yaml.Node)) bool {
+	p, ok := newParser(data)
+	if !ok {
+		return false
+	}
+	col := p.lines[0].indent()
+	for p.i < len(p.lines) {
+		if p.lines[p.i].indent() != col || p.entry(p.i) {
+			return false
+		}
+		var k, v *yaml.Node
+		if _, ok := p.parse(func() *yaml.Node { k, v = p.key(), p.value(col); return v }); !ok {
+			return false
+		}
+		f(k, v)
+		clear(p.slab)
+		clear(p.ptrs)
+		p.slab, p.ptrs = p.slab[:0], p.ptrs[:0]
+	}
+	return true
+}
+
+// Clone returns a deep copy of n, a tree without aliases, in one
+// allocation of nodes.
+func Clone(n *yaml.Node) *yaml.Node {
+	var count func(n *yaml.Node) int
+	count = func(n *yaml.Node) int {
+		c := 1
+		for _, k := range n.Content {
+			c += count(k)
+		}
+		return c
+	}
+	total := count(n)
+	nodes := make([]yaml.Node, 0, total)
+	ptrs := make([]*yaml.Node, 0, total-1)
+	var cp func(n *yaml.Node) *yaml.Node
+	cp = func(n *yaml.Node) *yaml.Node {
+		nodes = append(nodes, *n)
+		c := &nodes[len(nodes)-1]
+		if len(n.Content) > 0 {
+			start := len(ptrs)
+			ptrs = ptrs[:start+len(n.Content)]
+			c.Content = ptrs[start:len(ptrs):len(ptrs)]
+			for i, k := range n.Content {
+				c.Content[i] = cp(k)
+			}
+		}
+		return c
+	}
+	return cp(n)
+}
+
+// newParser checks data and finds its lines; false when data is empty or
+// outside the subset's bytes.
+func newParser(data []byte) (*parser, bool) {
 	// Read in place: every value the tree holds is a copy (see str).
 	p := &parser{src: unsafe.String(unsafe.SliceData(data), len(data)), known: make(map[string]string)}
 	if !p.split() || len(p.lines) == 0 {
 		return nil, false
 	}
+	p.at(0)
+	return p, true
+}
+
+// parse runs step, turning the parser's failure into false.
+func (p *parser) parse(step func() *yaml.Node) (n *yaml.Node, ok bool) {
 	defer func() {
 		// A failure deep in the descent; any other panic would be a bug
 		// here, and yaml.v3 still gets the file (tests make it fatal).
@@ -43,16 +131,10 @@ func Parse(data []byte) (doc *yaml.Node, ok bool) {
 			if _, ok := r.(failure); !ok && strict {
 				panic(r)
 			}
-			doc, ok = nil, false
+			n, ok = nil, false
 		}
 	}()
-	p.at(0)
-	root := p.block(p.lines[0].indent())
-	if p.i < len(p.lines) {
-		fail()
-	}
-	doc = &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: root.Column, Content: []*yaml.Node{root}}
-	return doc, true
+	return step(), true
 }
 
 // strict makes a panic other than the parser's own failure propagate;
@@ -142,14 +224,17 @@ func (p *parser) node(kind yaml.Kind, tag, value string, pos int) *yaml.Node {
 	}
 	p.slab = p.slab[:len(p.slab)+1]
 	n := &p.slab[len(p.slab)-1]
-	n.Kind, n.Tag, n.Value = kind, tag, value
-	n.Line, n.Column = p.lines[p.i].num, p.col(pos)+1
+	*n = yaml.Node{Kind: kind, Tag: tag, Value: value, Line: p.lines[p.i].num, Column: p.col(pos) + 1}
 	return n
 }
 
 // children moves the nodes stacked since base into n's Content.
 func (p *parser) children(n *yaml.Node, base int) {
 	k := len(p.stack) - base
+	if k == 0 {
+		n.Content = nil // as yaml.v3 leaves an empty collection
+		return
+	}
 	if k > cap(p.ptrs)-len(p.ptrs) {
 		p.ptrs = make([]*yaml.Node, 0, max(1024, k))
 	}

@@ -48,7 +48,30 @@ func check(t *testing.T, src string) (accepted bool) {
 	if err := same(got, &want, ""); err != nil {
 		t.Fatalf("%v\nin:\n%s", err, src)
 	}
+	checkEach(t, src, got.Content[0])
 	return true
+}
+
+// checkEach: Each agrees with Parse's root, and takes every block mapping.
+func checkEach(t *testing.T, src string, root *yaml.Node) {
+	t.Helper()
+	i := 0
+	ok := Each([]byte(src), func(k, v *yaml.Node) {
+		if 2*i+1 >= len(root.Content) {
+			t.Fatalf("Each: more pairs than Parse in:\n%s", src)
+		}
+		if err := same(k, root.Content[2*i], "key"); err != nil {
+			t.Fatalf("Each: %v in:\n%s", err, src)
+		}
+		if err := same(v, root.Content[2*i+1], "value"); err != nil {
+			t.Fatalf("Each: %v in:\n%s", err, src)
+		}
+		i++
+	})
+	block := root.Kind == yaml.MappingNode && root.Style == 0
+	if ok != block || (ok && 2*i != len(root.Content)) {
+		t.Fatalf("Each: %v after %d pairs, for a root of kind %d style %d in:\n%s", ok, i, root.Kind, root.Style, src)
+	}
 }
 
 // TestSameTree: the subset's forms give yaml.v3's tree.
@@ -177,4 +200,64 @@ func TestOwnStrings(t *testing.T) {
 	if unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Error("the two A values are separate strings")
 	}
+}
+
+// TestEach: Each hands over the root mapping's pairs as Parse's tree has
+// them, each intact while f runs although their memory is reused, and
+// refuses what Parse refuses or a root that is not a block mapping.
+func TestEach(t *testing.T) {
+	srcs := []string{
+		"a: 1\nb: {c: [d, e]}\nc:\n  - x: 1\n    y: [2, 3]\n  - z\nd: 'q'\n",
+		"'': {type: A, value: 192.0.2.1}\nwww:\n  - {type: A, values: [192.0.2.1, 192.0.2.2]}\n",
+	}
+	files, _ := filepath.Glob("../../examples/*/zones/*.yaml")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		srcs = append(srcs, string(b))
+	}
+	for _, src := range srcs {
+		doc, ok := Parse([]byte(src))
+		if !ok {
+			t.Fatalf("Parse refused:\n%s", src)
+		}
+		root := doc.Content[0]
+		i := 0
+		ok = Each([]byte(src), func(k, v *yaml.Node) {
+			if err := same(k, root.Content[2*i], "key"); err != nil {
+				t.Fatal(err)
+			}
+			if err := same(v, root.Content[2*i+1], "value"); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		})
+		if !ok || 2*i != len(root.Content) {
+			t.Fatalf("Each: %v after %d of %d pairs:\n%s", ok, i, len(root.Content)/2, src)
+		}
+	}
+	for _, src := range []string{"- a\n- b\n", "a: 1\nb: &x 2\n", "", "a: 1\n  b: 2\n"} {
+		if Each([]byte(src), func(k, v *yaml.Node) {}) {
+			t.Errorf("Each accepted %q", src)
+		}
+	}
+}
+
+// TestClone: a clone is the same tree in nodes of its own.
+func TestClone(t *testing.T) {
+	doc, _ := Parse([]byte("a: {b: [c, {d: e}], f: []}\n"))
+	orig := doc.Content[0]
+	c := Clone(orig)
+	if err := same(c, orig, ""); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(a, b *yaml.Node)
+	walk = func(a, b *yaml.Node) {
+		if a == b {
+			t.Fatalf("node %q shared", a.Value)
+		}
+		for i := range a.Content {
+			walk(a.Content[i], b.Content[i])
+		}
+	}
+	walk(c, orig)
 }
