@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{}
 	switch {
 	case o.Dnsperf == "":
-		fmt.Fprintln(w, "\ndnsperf is not installed (apt-get install dnsperf): skipping the side-by-side runs.")
+		fmt.Fprintln(w, "\nno dnsperf (not installed: apt-get install dnsperf; or -side-by-side=false): skipping the side-by-side runs.")
 	case runtime.NumCPU() < 2:
 		fmt.Fprintln(w, "\nfewer than 2 CPUs: cannot pin the server and dnsperf apart; skipping the side-by-side runs.")
 	default:
