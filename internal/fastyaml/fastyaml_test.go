@@ -261,3 +261,53 @@ func TestClone(t *testing.T) {
 	}
 	walk(c, orig)
 }
+
+// benchZone is a zone file shaped like the bench's big zone: static names
+// with one or two addresses, and geo records with pools and rules.
+func benchZone() []byte {
+	var b strings.Builder
+	b.WriteString("'':\n  - {type: NS, values: [ns1.example.com., ns2.example.com.]}\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "host-%d:\n  - {type: A, values: [172.16.%d.%d, 172.16.%d.%d]}\n", i, i/250, i%250, i/250, i%250+1)
+	}
+	for i := range 200 {
+		fmt.Fprintf(&b, "geo-%d:\n  type: A\n  ttl: 30\n  values: [172.17.%d.1]\n  dynamic:\n    pools:\n"+
+			"      us: {values: [{value: 172.17.%d.1}, {value: 172.17.%d.2}]}\n      eu: {fallback: us, values: [{value: 172.17.%d.3}]}\n"+
+			"    rules:\n      - {geos: [EU, AF], pool: eu}\n      - {pool: us}\n  octodns: {meridian: {answers: 2}}\n", i, i, i, i, i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkRead compares the ways of reading a zone file: yaml.v3's tree,
+// Parse's, and Each's pair at a time.
+func BenchmarkRead(b *testing.B) {
+	data := benchZone()
+	b.Run("yaml.v3", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var n yaml.Node
+			if err := yaml.Unmarshal(data, &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Parse", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := Parse(data); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("Each", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if !Each(data, func(k, v *yaml.Node) {}) {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
