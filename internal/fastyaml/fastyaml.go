@@ -413,78 +413,59 @@ func (p *parser) inline(flow bool) *yaml.Node {
 }
 
 func (p *parser) flowSeq() *yaml.Node {
-	p.enter()
-	s := p.node(yaml.SequenceNode, "!!seq", "", p.pos)
-	s.Style = yaml.FlowStyle
-	base := len(p.stack)
-	p.pos++
-	p.space()
-	if p.peek() == ']' {
-		p.pos++
-	} else {
-		for {
-			v := p.inline(true)
-			p.space()
-			p.stack = append(p.stack, v)
-			c := p.peek()
-			p.pos++
-			if c == ']' {
-				break
-			}
-			if c != ',' {
-				fail()
-			}
-			p.space()
-			if c := p.peek(); c == ']' || c == ',' {
-				fail()
-			}
-		}
-	}
-	p.children(s, base)
-	p.depth--
-	return s
+	return p.flow(yaml.SequenceNode, "!!seq", ']', func() {
+		p.stack = append(p.stack, p.inline(true))
+	})
 }
 
 func (p *parser) flowMap() *yaml.Node {
+	return p.flow(yaml.MappingNode, "!!map", '}', func() {
+		k := p.scalar(true)
+		if p.peek() != ':' || p.pos+1 == p.end || p.src[p.pos+1] != ' ' {
+			fail()
+		}
+		p.pos++
+		p.space()
+		if c := p.peek(); c == ',' || c == '}' {
+			fail() // an empty value
+		}
+		p.stack = append(p.stack, k, p.inline(true))
+	})
+}
+
+// flow parses the flow collection opening at p.pos, which close ends;
+// entry parses one entry onto the stack. Entries are separated by single
+// commas, with no trailing one.
+func (p *parser) flow(kind yaml.Kind, tag string, close byte, entry func()) *yaml.Node {
 	p.enter()
-	m := p.node(yaml.MappingNode, "!!map", "", p.pos)
-	m.Style = yaml.FlowStyle
+	n := p.node(kind, tag, "", p.pos)
+	n.Style = yaml.FlowStyle
 	base := len(p.stack)
 	p.pos++
 	p.space()
-	if p.peek() == '}' {
+	if p.peek() == close {
 		p.pos++
 	} else {
 		for {
-			k := p.scalar(true)
-			if p.peek() != ':' || p.pos+1 == p.end || p.src[p.pos+1] != ' ' {
-				fail()
-			}
-			p.pos++
+			entry()
 			p.space()
-			if c := p.peek(); c == ',' || c == '}' {
-				fail() // an empty value
-			}
-			v := p.inline(true)
-			p.space()
-			p.stack = append(p.stack, k, v)
 			c := p.peek()
 			p.pos++
-			if c == '}' {
+			if c == close {
 				break
 			}
 			if c != ',' {
 				fail()
 			}
 			p.space()
-			if c := p.peek(); c == '}' || c == ',' {
+			if c := p.peek(); c == close || c == ',' {
 				fail()
 			}
 		}
 	}
-	p.children(m, base)
+	p.children(n, base)
 	p.depth--
-	return m
+	return n
 }
 
 // peek returns the byte at p.pos, or 0 at the end of the line.
