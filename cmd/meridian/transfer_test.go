@@ -2,18 +2,17 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meridiandns/meridian/internal/notifytest"
 	"github.com/meridiandns/meridian/internal/testbin"
 	"github.com/miekg/dns"
 )
@@ -263,88 +262,11 @@ func TestTransferTSIG(t *testing.T) {
 	waitTransfers(t, n, 2, 4)
 }
 
-// testSecondary is a UDP DNS server standing in for a secondary: it
-// records every NOTIFY, checks its TSIG, and answers from the ignore+1-th
-// NOTIFY of each serial on.
-type testSecondary struct {
-	addr   string
-	ignore int
-
-	mu  sync.Mutex
-	got []secondaryNotify
-}
-
-type secondaryNotify struct {
-	zone   string
-	serial uint32
-	signed bool
-	tsig   error // nil when signed and verified
-}
-
-func startTestSecondary(t *testing.T, ignore int) *testSecondary {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &testSecondary{addr: pc.LocalAddr().String(), ignore: ignore}
-	srv := &dns.Server{PacketConn: pc, TsigSecret: map[string]string{xfrKey: xfrSecret},
-		MsgAcceptFunc: func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }}
-	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		if r.Opcode != dns.OpcodeNotify || len(r.Question) != 1 {
-			return
-		}
-		got := secondaryNotify{zone: r.Question[0].Name, signed: r.IsTsig() != nil, tsig: w.TsigStatus()}
-		for _, rr := range r.Answer {
-			if soa, ok := rr.(*dns.SOA); ok {
-				got.serial = soa.Serial
-			}
-		}
-		s.mu.Lock()
-		s.got = append(s.got, got)
-		seen := 0
-		for _, g := range s.got {
-			if g.zone == got.zone && g.serial == got.serial {
-				seen++
-			}
-		}
-		s.mu.Unlock()
-		if seen <= s.ignore {
-			return
-		}
-		m := new(dns.Msg)
-		m.SetReply(r)
-		if ts := r.IsTsig(); ts != nil {
-			m.SetTsig(ts.Hdr.Name, ts.Algorithm, 300, time.Now().Unix())
-		}
-		w.WriteMsg(m)
-	})
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return s
-}
-
-// count returns the NOTIFYs received for zone with serial.
-func (s *testSecondary) count(zone string, serial uint32) (n int, all []secondaryNotify) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, g := range s.got {
-		if g.zone == zone && g.serial == serial {
-			n++
-			all = append(all, g)
-		}
-	}
-	return n, all
-}
-
 func TestTransferNotify(t *testing.T) {
 	for _, signed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tsig=%v", signed), func(t *testing.T) {
-			sec := startTestSecondary(t, 1) // the first NOTIFY of each serial goes unanswered
-			transfer := fmt.Sprintf("transfer:\n  allow: [127.0.0.1/32]\n  notify: [%q]\n", sec.addr)
+			sec := notifytest.Start(t, 1, map[string]string{xfrKey: xfrSecret}) // the first NOTIFY of each serial goes unanswered
+			transfer := fmt.Sprintf("transfer:\n  allow: [127.0.0.1/32]\n  notify: [%q]\n", sec.Addr)
 			if signed {
 				transfer += fmt.Sprintf("  tsig: {name: %s, algorithm: hmac-sha256, secret: %q}\n", xfrKey, xfrSecret)
 			}
@@ -356,8 +278,8 @@ func TestTransferNotify(t *testing.T) {
 			// retried.
 			s1 := serial(t, n.Addr, "example.org.")
 			testbin.Eventually(t, 10*time.Second, func() bool {
-				a, _ := sec.count("example.org.", s1)
-				b, _ := sec.count("example.net.", 2026010101)
+				a := len(sec.Of("example.org.", s1))
+				b := len(sec.Of("example.net.", 2026010101))
 				return a == 2 && b == 2
 			}, "two NOTIFYs of each zone at start\n%s", n.Logs)
 
@@ -367,19 +289,19 @@ func TestTransferNotify(t *testing.T) {
 			var s2 uint32
 			testbin.Eventually(t, 5*time.Second, func() bool { s2 = serial(t, n.Addr, "example.org."); return s2 != s1 },
 				"the serial to change\n%s", n.Logs)
-			testbin.Eventually(t, 10*time.Second, func() bool { c, _ := sec.count("example.org.", s2); return c == 2 },
+			testbin.Eventually(t, 10*time.Second, func() bool { return len(sec.Of("example.org.", s2)) == 2 },
 				"two NOTIFYs of serial %d\n%s", s2, n.Logs)
 			time.Sleep(2500 * time.Millisecond) // a third try would come 2s after the second
-			c, all := sec.count("example.org.", s2)
-			if c != 2 {
+			all := sec.Of("example.org.", s2)
+			if c := len(all); c != 2 {
 				t.Errorf("got %d NOTIFYs of serial %d; want 2: the reply stops the retries", c, s2)
 			}
 			for _, g := range all {
-				if g.signed != signed || (signed && g.tsig != nil) {
-					t.Errorf("NOTIFY %+v (TSIG check: %v); want signed=%v and verified", g, g.tsig, signed)
+				if g.Signed != signed || (signed && g.TSIG != nil) {
+					t.Errorf("NOTIFY %+v (TSIG check: %v); want signed=%v and verified", g, g.TSIG, signed)
 				}
 			}
-			if c, _ := sec.count("example.net.", 2026010101); c != 2 {
+			if c := len(sec.Of("example.net.", 2026010101)); c != 2 {
 				t.Errorf("example.net.: got %d NOTIFYs; want still 2 (its serial did not change)", c)
 			}
 			// The secondary can now fetch the new version.

@@ -3,102 +3,22 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meridiandns/meridian/internal/config"
+	"github.com/meridiandns/meridian/internal/notifytest"
 	"github.com/meridiandns/meridian/internal/testbin"
 	"github.com/meridiandns/meridian/zones"
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
 const notifySecret = "bm90aWZ5LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OWFiY2RlZg=="
-
-// secondary is a UDP DNS server that records the NOTIFYs it gets and
-// answers them once it has ignored the first `ignore` of each zone.
-type secondary struct {
-	addr string
-
-	mu     sync.Mutex
-	ignore int
-	got    []notifyRecv
-}
-
-type notifyRecv struct {
-	zone   string
-	serial uint32 // from the answer section's SOA; 0 when absent
-	tsig   error  // the TSIG check; nil when signed and good
-	signed bool
-}
-
-func startSecondary(t *testing.T, ignore int, tsig map[string]string) *secondary {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &secondary{addr: pc.LocalAddr().String(), ignore: ignore}
-	srv := &dns.Server{PacketConn: pc, TsigSecret: tsig, MsgAcceptFunc: func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }}
-	srv.Handler = dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		if r.Opcode != dns.OpcodeNotify || len(r.Question) != 1 {
-			return
-		}
-		rec := notifyRecv{zone: r.Question[0].Name, signed: r.IsTsig() != nil, tsig: w.TsigStatus()}
-		for _, rr := range r.Answer {
-			if soa, ok := rr.(*dns.SOA); ok {
-				rec.serial = soa.Serial
-			}
-		}
-		s.mu.Lock()
-		s.got = append(s.got, rec)
-		n := 0
-		for _, g := range s.got {
-			if g.zone == rec.zone {
-				n++
-			}
-		}
-		s.mu.Unlock()
-		if n <= s.ignore {
-			return
-		}
-		m := new(dns.Msg)
-		m.SetReply(r)
-		if t := r.IsTsig(); t != nil {
-			m.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
-		}
-		w.WriteMsg(m)
-	})
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return s
-}
-
-func (s *secondary) received() []notifyRecv {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]notifyRecv(nil), s.got...)
-}
-
-func (s *secondary) count(zone string) int {
-	n := 0
-	for _, g := range s.received() {
-		if g.zone == zone {
-			n++
-		}
-	}
-	return n
-}
 
 func loadSet(t *testing.T, dir string, serials map[string]int) *zones.Set {
 	t.Helper()
@@ -158,8 +78,8 @@ func TestNotify(t *testing.T) {
 		key  config.TSIG
 	}{{"unsigned", config.TSIG{}}, {"signed", key}} {
 		t.Run(tt.name, func(t *testing.T) {
-			sec := startSecondary(t, 1, map[string]string{key.Name: key.Secret})
-			n, counts := newTestNotifier(t, []string{sec.addr}, tt.key)
+			sec := notifytest.Start(t, 1, map[string]string{key.Name: key.Secret})
+			n, counts := newTestNotifier(t, []string{sec.Addr}, tt.key)
 			dir := t.TempDir()
 			n.zonesLoaded(loadSet(t, dir, map[string]int{"a.test.": 10, "b.test.": 20}))
 
@@ -167,13 +87,13 @@ func TestNotify(t *testing.T) {
 				"two acked NOTIFYs")
 			time.Sleep(3 * n.firstTry) // long enough for a retry to show up, were one due
 			for _, zone := range []string{"a.test.", "b.test."} {
-				if c := sec.count(zone); c != 2 {
+				if c := len(sec.Of(zone, 0)); c != 2 {
 					t.Errorf("%s: got %d NOTIFYs; want 2 (one ignored, one answered, then no more)", zone, c)
 				}
 			}
-			for _, g := range sec.received() {
-				if g.signed != (tt.key.Name != "") || (g.signed && g.tsig != nil) {
-					t.Errorf("NOTIFY %+v (%v): want signed=%v and a good TSIG", g, g.tsig, tt.key.Name != "")
+			for _, g := range sec.Received() {
+				if g.Signed != (tt.key.Name != "") || (g.Signed && g.TSIG != nil) {
+					t.Errorf("NOTIFY %+v (%v): want signed=%v and a good TSIG", g, g.TSIG, tt.key.Name != "")
 				}
 			}
 
@@ -181,11 +101,11 @@ func TestNotify(t *testing.T) {
 			n.zonesLoaded(loadSet(t, dir, map[string]int{"a.test.": 10, "b.test.": 21}))
 			testbin.Eventually(t, 5*time.Second, func() bool { return counter(counts, "acked") == 3 },
 				"the changed zone's NOTIFY acked")
-			if c := sec.count("a.test."); c != 2 {
+			if c := len(sec.Of("a.test.", 0)); c != 2 {
 				t.Errorf("a.test.: got %d NOTIFYs; want still 2", c)
 			}
-			got := sec.received()
-			if last := got[len(got)-1]; last.zone != "b.test." || last.serial != 21 {
+			got := sec.Received()
+			if last := got[len(got)-1]; last.Zone != "b.test." || last.Serial != 21 {
 				t.Errorf("last NOTIFY %+v; want b.test. with serial 21", last)
 			}
 			if f := counter(counts, "failed"); f != 0 {
@@ -198,31 +118,31 @@ func TestNotify(t *testing.T) {
 // TestNotifyGivesUp: a secondary that never answers gets the configured
 // number of tries, then the NOTIFY counts as failed.
 func TestNotifyGivesUp(t *testing.T) {
-	sec := startSecondary(t, 1000, nil)
-	n, counts := newTestNotifier(t, []string{sec.addr}, config.TSIG{})
+	sec := notifytest.Start(t, 1000, nil)
+	n, counts := newTestNotifier(t, []string{sec.Addr}, config.TSIG{})
 	n.zonesLoaded(loadSet(t, t.TempDir(), map[string]int{"a.test.": 1}))
 	testbin.Eventually(t, 5*time.Second, func() bool { return counter(counts, "failed") == 1 },
 		"the NOTIFY to fail")
-	if c := sec.count("a.test."); c != n.attempts {
+	if c := len(sec.Of("a.test.", 0)); c != n.attempts {
 		t.Errorf("got %d tries; want %d", c, n.attempts)
 	}
 }
 
 // TestNotifyNotBeforeStart: nothing is sent before the server answers.
 func TestNotifyNotBeforeStart(t *testing.T) {
-	sec := startSecondary(t, 0, nil)
+	sec := notifytest.Start(t, 0, nil)
 	counts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x_total", Help: "x"}, []string{"result"})
 	n := newNotifier(slog.New(slog.DiscardHandler), counts)
 	c := config.Default()
-	c.Transfer.Notify = []string{sec.addr}
+	c.Transfer.Notify = []string{sec.Addr}
 	n.configure(c)
 	n.zonesLoaded(loadSet(t, t.TempDir(), map[string]int{"a.test.": 1}))
 	time.Sleep(200 * time.Millisecond)
-	if got := sec.received(); len(got) != 0 {
+	if got := sec.Received(); len(got) != 0 {
 		t.Errorf("got %v before start; want nothing", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); n.wait() }()
 	n.start(ctx)
-	testbin.Eventually(t, 5*time.Second, func() bool { return sec.count("a.test.") == 1 }, "the NOTIFY after start")
+	testbin.Eventually(t, 5*time.Second, func() bool { return len(sec.Of("a.test.", 0)) == 1 }, "the NOTIFY after start")
 }
