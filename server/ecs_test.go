@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/meridiandns/meridian/geo"
@@ -49,20 +47,8 @@ func newDynServer(t *testing.T) *Server {
 // 2001:db8:2::/48 in Germany and 192.0.2.0/24 in the US.
 func newGeoServer(t testing.TB, o Options, files map[string]string) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir, DynamicTTL: 30, DegradedTTL: 10,
-		SOA: zones.SOAValues{RName: "h", Refresh: 1, Retry: 1, Expire: 1, Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
+	l, _ := testLoader(t, zones.Options{DynamicTTL: 30, DegradedTTL: 10,
+		SOA: zones.SOAValues{RName: "h", Refresh: 1, Retry: 1, Expire: 1, Minimum: 60, TTL: 300}}, files)
 	g, err := geo.Open([]string{geotest.WriteT(t, []geotest.Entry{
 		{Network: "198.51.100.0/24", Country: "DE", Lat: 50.1, Lon: 8.7},
 		{Network: "192.0.2.0/24", Country: "US", Lat: 38.9, Lon: -77},

@@ -389,17 +389,7 @@ func TestUDPConcurrent(t *testing.T) {
 // TestUDPLargeResponse: a response longer than the batched send's slots
 // is sent on its own, whole.
 func TestUDPLargeResponse(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(testZone+bigTXT(26)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
+	l, _ := testLoader(t, zones.Options{}, map[string]string{"example.org.zone": testZone + bigTXT(26)})
 	s := New(Options{Listen: []string{"127.0.0.1:0"}, UDPSize: 8192, UDPSockets: 1,
 		TCPMaxConns: 8, TCPIdleTimeout: time.Second, TCPReadTimeout: time.Second}, l, slog.New(slog.DiscardHandler))
 	if err := s.Start(); err != nil {

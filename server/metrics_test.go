@@ -257,17 +257,7 @@ func TestMetricsLint(t *testing.T) {
 // so that tests can change and reload the zone.
 func newLoaderServer(tb testing.TB) (*Server, *zones.Loader, string) {
 	tb.Helper()
-	dir := tb.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.org.yaml"), []byte(dynZone), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir, SOA: zones.SOAValues{RName: "h", Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		tb.Fatal(ps)
-	}
+	l, dir := testLoader(tb, zones.Options{SOA: zones.SOAValues{RName: "h", Minimum: 60, TTL: 300}}, map[string]string{"example.org.yaml": dynZone})
 	return New(DefaultOptions(), l, slog.New(slog.DiscardHandler)), l, dir
 }
 
@@ -331,23 +321,13 @@ func BenchmarkAccount(b *testing.B) {
 // the query path's table once, not once per record (which made the first
 // queries after loading a large set quadratic).
 func TestMetricsTableOncePerSet(t *testing.T) {
-	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("'':\n  - {type: NS, value: ns1.example.org.}\n")
 	const n = 300
 	for i := range n {
 		fmt.Fprintf(&b, "d%d:\n  type: A\n  value: 192.0.2.1\n  dynamic:\n    pools:\n      p: {values: [{value: 192.0.2.%d}]}\n    rules:\n      - {pool: p}\n", i, i%250+1)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "example.org.yaml"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir, SOA: zones.SOAValues{RName: "h", Minimum: 60, TTL: 300}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
+	l, _ := testLoader(t, zones.Options{SOA: zones.SOAValues{RName: "h", Minimum: 60, TTL: 300}}, map[string]string{"example.org.yaml": b.String()})
 	s := New(DefaultOptions(), l, slog.New(slog.DiscardHandler))
 	src := netip.MustParseAddr("192.0.2.1")
 	s.Respond(query("d0.example.org.", dns.TypeA), src, false)

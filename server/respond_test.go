@@ -3,8 +3,6 @@ package server
 import (
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,18 +46,7 @@ func manyMX(n int) string {
 
 func newTestServer(t *testing.T, o Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	text := testZone + bigTXT(5) + manyMX(5)
-	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
+	l, _ := testLoader(t, zones.Options{}, map[string]string{"example.org.zone": testZone + bigTXT(5) + manyMX(5)})
 	return New(o, l, slog.New(slog.DiscardHandler))
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +33,7 @@ func xfrZone() string {
 // newTransferServer starts a server on loopback serving xfrZone.
 func newTransferServer(t *testing.T) (*Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(xfrZone()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := zones.NewLoader(zones.Options{Dir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := l.Reload(); len(ps) > 0 {
-		t.Fatal(ps)
-	}
+	l, _ := testLoader(t, zones.Options{}, map[string]string{"example.org.zone": xfrZone()})
 	o := DefaultOptions()
 	o.Listen = []string{"127.0.0.1:0"}
 	o.UDPSockets = 1
