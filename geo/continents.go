@@ -153,3 +153,47 @@ func (c Code) String() string {
 	}
 	return s
 }
+
+// Packed geo keys let a rule test a location with a mask and a compare
+// instead of up to three string comparisons: continent in bytes 0-1,
+// country in bytes 2-3, subdivision in bytes 4-6, zero-padded. Codes and
+// locations whose parts are longer (or hold a NUL) do not pack; callers
+// then fall back to Code.Matches.
+
+// packPart writes s into k at byte offset off, at most n bytes.
+func packPart(k *uint64, s string, off, n int) bool {
+	if len(s) > n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return false
+		}
+		*k |= uint64(s[i]) << (8 * (off + i))
+	}
+	return true
+}
+
+// Key is l in packed form; false when l does not pack.
+func (l *Location) Key() (uint64, bool) {
+	var k uint64
+	ok := packPart(&k, l.Continent, 0, 2) && packPart(&k, l.Country, 2, 2) && packPart(&k, l.Subdivision, 4, 3)
+	return k, ok
+}
+
+// Key is c in packed form with the mask of the parts c names: a location
+// with packed key lk lies inside c exactly when lk&mask == key. False when
+// c does not pack or names no continent (it then matches nothing).
+func (c Code) Key() (key, mask uint64, ok bool) {
+	if c.Continent == "" || !packPart(&key, c.Continent, 0, 2) || !packPart(&key, c.Country, 2, 2) || !packPart(&key, c.Subdivision, 4, 3) {
+		return 0, 0, false
+	}
+	mask = 0xffff
+	if c.Country != "" {
+		mask |= 0xffff << 16
+	}
+	if c.Subdivision != "" {
+		mask |= 0xffffff << 32
+	}
+	return key, mask, true
+}

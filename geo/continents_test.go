@@ -177,3 +177,45 @@ func TestCodeMatches(t *testing.T) {
 		t.Errorf("Code{}.Matches(Location{}) = true; want false")
 	}
 }
+
+// TestCodeKey checks the packed form against Matches over every pair of a
+// set of codes and locations, including parts too long to pack.
+func TestCodeKey(t *testing.T) {
+	parts := []string{"", "N", "NA", "EU", "US", "CA", "C", "CAL", "VA", "LONG"}
+	var locs []geo.Location
+	var codes []geo.Code
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, c := range parts {
+				locs = append(locs, geo.Location{Continent: a, Country: b, Subdivision: c})
+				codes = append(codes, geo.Code{Continent: a, Country: b, Subdivision: c})
+			}
+		}
+	}
+	packedPairs := 0
+	for _, c := range codes {
+		key, mask, cok := c.Key()
+		if cok != (c.Continent != "" && len(c.Continent) <= 2 && len(c.Country) <= 2 && len(c.Subdivision) <= 3) {
+			t.Errorf("%+v.Key() ok = %v", c, cok)
+		}
+		for _, l := range locs {
+			lk, lok := l.Key()
+			if lok != (len(l.Continent) <= 2 && len(l.Country) <= 2 && len(l.Subdivision) <= 3) {
+				t.Fatalf("%+v.Key() ok = %v", l, lok)
+			}
+			if !cok || !lok {
+				continue
+			}
+			packedPairs++
+			if got, want := lk&mask == key, c.Matches(l); got != want {
+				t.Errorf("packed %+v matches %+v = %v; Matches says %v", c, l, got, want)
+			}
+		}
+	}
+	if packedPairs < 100000 {
+		t.Fatalf("only %d packed pairs compared", packedPairs)
+	}
+	if _, ok := (&geo.Location{Country: "U\x00"}).Key(); ok {
+		t.Error("a NUL byte packed")
+	}
+}

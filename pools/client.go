@@ -27,6 +27,8 @@ type Client struct {
 	GeoCache *geo.Cache
 
 	loc    geo.Location
+	key    uint64 // loc packed (geo.Location.Key), when keyed
+	keyed  bool
 	looked bool
 }
 
@@ -37,21 +39,47 @@ func NewClient(addr netip.Addr, g *geo.Reader) Client {
 
 // Location returns the client's location, looking it up on first use.
 func (c *Client) Location() geo.Location {
+	return *c.location()
+}
+
+// location is Location without the copy.
+func (c *Client) location() *geo.Location {
 	if !c.looked {
 		c.loc = c.Geo.LookupCached(c.Addr, c.GeoCache)
+		c.key, c.keyed = c.loc.Key()
 		c.looked = true
 	}
-	return c.loc
+	return &c.loc
 }
 
 // locationBits is the prefix length within which the location (and so any
 // geo decision) is the same: the database network's length.
 func (c *Client) locationBits() int {
-	l := c.Location()
+	l := c.location()
 	if !l.Prefix.IsValid() {
 		return 0
 	}
 	return l.Prefix.Bits()
+}
+
+// inAny reports whether the client's location lies inside any of ru's
+// geos: by packed key when both sides pack, else code by code.
+func (c *Client) inAny(ru *Rule) bool {
+	loc := c.location()
+	if c.keyed && len(ru.keys) == len(ru.Geos) {
+		for _, k := range ru.keys {
+			if c.key&k.mask == k.key {
+				return true
+			}
+		}
+		return false
+	}
+	for _, g := range ru.Geos {
+		if g.Matches(*loc) {
+			return true
+		}
+	}
+	return false
 }
 
 // stickyKey is the client's /24 (IPv4) or /56 (IPv6): the unit sticky

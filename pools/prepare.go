@@ -19,6 +19,18 @@ func (r *Record) Prepare(degradedTTL uint32) {
 	for i, p := range r.Pools {
 		p.index = i
 	}
+	for _, ru := range r.Rules {
+		ru.keys = nil
+		keys := make([]codeKey, 0, len(ru.Geos))
+		for _, g := range ru.Geos {
+			if key, mask, ok := g.Key(); ok {
+				keys = append(keys, codeKey{key, mask})
+			}
+		}
+		if len(keys) == len(ru.Geos) && len(keys) > 0 {
+			ru.keys = keys
+		}
+	}
 	r.cells = (len(r.Rules) + 1) * (len(r.Pools) + 1) * nOutcomes
 	ttls := [2]uint32{r.TTL, min(r.TTL, degradedTTL)}
 

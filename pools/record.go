@@ -66,7 +66,14 @@ type Rule struct {
 	Line    int
 
 	pool *Pool
+	// keys are Geos in packed form (geo.Code.Key), set by Prepare when
+	// every one of them packs.
+	keys []codeKey
 }
+
+// codeKey is a packed geo code: a packed location lk is inside it when
+// lk&mask == key.
+type codeKey struct{ key, mask uint64 }
 
 // CatchAll reports whether the rule matches every client.
 func (r *Rule) CatchAll() bool { return len(r.Subnets) == 0 && len(r.Geos) == 0 }

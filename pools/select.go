@@ -121,12 +121,10 @@ func (ru *Rule) match(c *Client) (bool, int) {
 		need = max(need, min(s.Bits(), commonBits(c.Addr, s.Addr())+1))
 	}
 	if len(ru.Geos) > 0 && c.Geo != nil {
-		loc := c.Location()
-		need = max(need, c.locationBits())
-		for _, g := range ru.Geos {
-			if g.Matches(loc) {
-				return true, c.locationBits()
-			}
+		bits := c.locationBits()
+		need = max(need, bits)
+		if c.inAny(ru) {
+			return true, bits
 		}
 	}
 	return false, need

@@ -458,3 +458,47 @@ func TestCellsOnFirstUse(t *testing.T) {
 		t.Errorf("%d cells made; want %d", got, r.cells)
 	}
 }
+
+// TestSelectPackedAndUnpackedLocations: rules test packed geo keys, and
+// fall back to comparing codes for a location whose parts do not pack (a
+// database subdivision longer than three characters).
+func TestSelectPackedAndUnpackedLocations(t *testing.T) {
+	path := geotest.WriteT(t, []geotest.Entry{
+		{Network: "192.0.2.0/25", Country: "US", Continent: "NA", Subdivision: "VA"},
+		{Network: "192.0.2.128/25", Country: "US", Continent: "NA", Subdivision: "WXYZ"},
+		{Network: "198.51.100.0/24", Country: "CA", Continent: "NA", Subdivision: "ON"},
+	})
+	g, err := geo.Open([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	r := mustRecord(t, dns.TypeA, []string{"192.0.2.1"}, `
+pools:
+  va: {values: [{value: 203.0.113.1}]}
+  us: {values: [{value: 203.0.113.2}]}
+  na: {values: [{value: 203.0.113.3}]}
+  other: {values: [{value: 203.0.113.4}]}
+rules:
+  - {geos: [EU, NA-US-VA], pool: va}
+  - {geos: [AS, NA-US], pool: us}
+  - {geos: [NA], pool: na}
+  - {pool: other}
+`, "")
+	for client, want := range map[string]string{
+		"192.0.2.1":    "va",
+		"192.0.2.200":  "us",
+		"198.51.100.1": "na",
+		"203.0.113.9":  "other",
+	} {
+		c := NewClient(netip.MustParseAddr(client), g)
+		if d := r.Select(&c, AllUp{}, nil); d.Pool == nil || d.Pool.ID != want {
+			t.Errorf("%s: pool %v; want %s", client, d.Pool, want)
+		}
+	}
+	for _, ru := range r.Rules[:3] {
+		if len(ru.keys) != len(ru.Geos) {
+			t.Errorf("rule %d: %d packed keys for %d geos", ru.Index, len(ru.keys), len(ru.Geos))
+		}
+	}
+}
