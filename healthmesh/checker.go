@@ -44,6 +44,17 @@ type Checker struct {
 // verdictTable is immutable once published.
 type verdictTable struct {
 	state map[string]pools.State // by endpoint ID
+	down  int                    // how many are Unhealthy
+}
+
+// set records endpoint id's verdict.
+func (t *verdictTable) set(id string, up bool) {
+	if up {
+		t.state[id] = pools.Healthy
+	} else {
+		t.state[id] = pools.Unhealthy
+		t.down++
+	}
 }
 
 // runner is one scheduled endpoint.
@@ -218,11 +229,7 @@ func upDown(up bool) string {
 func (c *Checker) publishLocked() {
 	t := &verdictTable{state: make(map[string]pools.State, len(c.running))}
 	for id, r := range c.running {
-		if r.track.up {
-			t.state[id] = pools.Healthy
-		} else {
-			t.state[id] = pools.Unhealthy
-		}
+		t.set(id, r.track.up)
 	}
 	c.verdicts.Store(t)
 }
@@ -237,6 +244,9 @@ func (c *Checker) State(_ *pools.Record, v *pools.Value) pools.State {
 
 // Drained implements pools.Health; operator drains come with the mesh.
 func (c *Checker) Drained(*pools.Record, *pools.Pool, *pools.Value) bool { return false }
+
+// Settled implements pools.Settled: no endpoint is down.
+func (c *Checker) Settled() bool { return c.verdicts.Load().down == 0 }
 
 // EndpointStatus is what is known about one endpoint, for people.
 type EndpointStatus struct {

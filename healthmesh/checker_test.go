@@ -47,14 +47,23 @@ func TestCheckerVerdicts(t *testing.T) {
 	if got := c.State(nil, v); got != pools.Healthy {
 		t.Fatalf("fresh endpoint: got %v; want up (assumed)", got)
 	}
+	if !c.Settled() {
+		t.Error("every endpoint up: not settled")
+	}
 	o.SetMode(origin.Status500)
 	waitFor(t, "the verdict to go down", func() bool { return c.State(nil, v) == pools.Unhealthy })
+	if c.Settled() {
+		t.Error("an endpoint down: settled")
+	}
 	st := c.Status()
 	if len(st) != 1 || st[0].Up || st[0].Last.Reason != "status 500" {
 		t.Errorf("status: got %+v", st)
 	}
 	o.SetMode(origin.OK)
 	waitFor(t, "the verdict to come back", func() bool { return c.State(nil, v) == pools.Healthy })
+	if !c.Settled() {
+		t.Error("the endpoint back up: not settled")
+	}
 	if got := c.State(nil, &pools.Value{Value: "x"}); got != pools.Unknown {
 		t.Errorf("unprobed value: got %v; want unknown", got)
 	}

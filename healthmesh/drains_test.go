@@ -32,7 +32,13 @@ func TestDrains(t *testing.T) {
 	eu := &pools.Pool{ID: "eu"}
 	us := &pools.Pool{ID: "us"}
 
+	if !n.Settled() {
+		t.Error("no drains, no checks: not settled")
+	}
 	n.SetDrain("198.51.100.1", 0, "maintenance", "test", false)
+	if n.Settled() {
+		t.Error("a value drained: settled")
+	}
 	n.SetDrain("pool:eu", 0, "region out", "test", false)
 	n.SetDrain("lb.example.net", 300*time.Millisecond, "", "test", false)
 	for _, tt := range []struct {
@@ -68,6 +74,9 @@ func TestDrains(t *testing.T) {
 	if n.Drained(nil, us, v) {
 		t.Error("undone drain still applies")
 	}
+	if n.Settled() {
+		t.Error("a pool still drained: settled")
+	}
 
 	// A restarted node reads them back before anything else.
 	n.Close()
@@ -77,6 +86,13 @@ func TestDrains(t *testing.T) {
 	}
 	if !again.Drained(nil, eu, &pools.Value{Value: "x"}) || again.Drained(nil, us, v) {
 		t.Errorf("after restart: drains %+v", again.Drains())
+	}
+	if again.Settled() {
+		t.Error("a pool drained after restart: settled")
+	}
+	again.SetDrain("pool:eu", 0, "", "test", true)
+	if !again.Settled() {
+		t.Errorf("every drain undone or expired: not settled (%+v)", again.Drains())
 	}
 }
 

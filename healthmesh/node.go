@@ -304,11 +304,7 @@ func (n *Node) recompute(now time.Time) {
 	if changed {
 		t := &verdictTable{state: make(map[string]pools.State, len(n.last))}
 		for id, v := range n.last {
-			if v.up {
-				t.state[id] = pools.Healthy
-			} else {
-				t.state[id] = pools.Unhealthy
-			}
+			t.set(id, v.up)
 		}
 		n.verdicts.Store(t)
 	}
@@ -341,6 +337,16 @@ func (n *Node) Drained(_ *pools.Record, p *pools.Pool, v *pools.Value) bool {
 		return true
 	}
 	return p != nil && t.pools[p.ID]
+}
+
+// Settled implements pools.Settled: no verdict is down and nothing is
+// drained.
+func (n *Node) Settled() bool {
+	if n.verdicts.Load().down > 0 {
+		return false
+	}
+	t := n.drainTab.Load()
+	return len(t.values) == 0 && len(t.pools) == 0
 }
 
 // SetDrain writes a drain (or, with deleted, an undrain) for target, keeps

@@ -23,12 +23,28 @@ type Health interface {
 	Drained(r *Record, p *Pool, v *Value) bool
 }
 
+// Settled is implemented by a Health that can tell, cheaply, that no
+// value is unhealthy and nothing is drained right now: every value is
+// then serviceable unless its status is down, and Select takes each
+// pool's such values, listed by Prepare, instead of asking about each
+// value. A Health that is not a Settled is asked value by value.
+type Settled interface {
+	Settled() bool
+}
+
+// settled reports whether h is a Settled that is settled.
+func settled(h Health) bool {
+	s, ok := h.(Settled)
+	return ok && s.Settled()
+}
+
 // AllUp is the Health of a node without health checks or drains: every
 // value is healthy and nothing is drained.
 type AllUp struct{}
 
 func (AllUp) State(*Record, *Value) State         { return Unknown }
 func (AllUp) Drained(*Record, *Pool, *Value) bool { return false }
+func (AllUp) Settled() bool                       { return true }
 
 // serviceable reports whether v may be served from pool p, and why not.
 func serviceable(h Health, r *Record, p *Pool, v *Value) (bool, string) {

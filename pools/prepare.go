@@ -18,6 +18,12 @@ func (r *Record) Prepare(degradedTTL uint32) {
 	r.degradedTTL = degradedTTL
 	for i, p := range r.Pools {
 		p.index = i
+		p.up = nil
+		for _, v := range p.Values {
+			if v.Status != Down {
+				p.up = append(p.up, v)
+			}
+		}
 	}
 	for _, ru := range r.Rules {
 		ru.keys = nil

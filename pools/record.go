@@ -51,8 +51,9 @@ type Pool struct {
 	Line     int
 
 	fallback *Pool
-	index    int     // position in the record's Pools, set by Prepare
-	lat, lon float64 // nearest location
+	up       []*Value // Values whose status is not down, set by Prepare
+	index    int      // position in the record's Pools, set by Prepare
+	lat, lon float64  // nearest location
 	hasLoc   bool
 }
 

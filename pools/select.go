@@ -135,6 +135,19 @@ func (ru *Rule) match(c *Client) (bool, int) {
 func (r *Record) pick(d *Decision, p *Pool, outcome Outcome, c *Client, h Health, tr *Trace) bool {
 	var buf [32]*Value
 	cand := buf[:0]
+	if tr == nil && settled(h) {
+		if len(p.up) == 0 {
+			return false
+		}
+		cand = p.up
+		if r.Answers > 1 && len(cand) > 1 {
+			cand = append(buf[:0], p.up...) // several reorders it
+		}
+		d.Pool = p
+		d.Outcome = outcome
+		r.answer(d, cand, c, tr)
+		return true
+	}
 	for _, v := range p.Values {
 		ok, why := serviceable(h, r, p, v)
 		if tr != nil {

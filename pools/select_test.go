@@ -502,3 +502,64 @@ rules:
 		}
 	}
 }
+
+// settledUp is a Health that says it is settled: nothing down or drained.
+type settledUp struct{ AllUp }
+
+// askEach is the same verdicts without the Settled shortcut.
+type askEach struct{}
+
+func (askEach) State(*Record, *Value) State         { return Healthy }
+func (askEach) Drained(*Record, *Pool, *Value) bool { return false }
+
+// TestSelectSettled: while the health is settled, Select takes each pool's
+// prepared list of values not configured down; it decides exactly as
+// asking about every value does, never serves a value whose status is
+// down, and falls back past a pool that has only such values.
+func TestSelectSettled(t *testing.T) {
+	g := testGeo(t)
+	const allDown = `
+pools:
+  gone: {fallback: us, values: [{value: 203.0.113.10, status: down}]}
+  us: {values: [{value: 192.0.2.10}, {value: 192.0.2.11, weight: 5}, {value: 192.0.2.12, status: down}]}
+rules:
+  - {geos: [AS], pool: gone}
+  - {pool: us}
+`
+	clients := []string{"100.64.2.7", "100.64.3.7", "198.51.100.7", "100.66.1.1", "203.0.113.7", "127.0.0.1", "192.0.2.7", "2001:db8:2::1"}
+	for _, octo := range []string{"{meridian: {sticky: true}}", "{meridian: {sticky: true, answers: 2}}"} {
+		for _, dyn := range []string{geoRecord, allDown} {
+			r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, dyn, octo)
+			for _, client := range clients {
+				for i := range 4 {
+					addr := netip.MustParseAddr(client).Next()
+					for range i * 37 {
+						addr = addr.Next()
+					}
+					c1, c2 := NewClient(addr, g), NewClient(addr, g)
+					got, want := r.Select(&c1, settledUp{}, nil), r.Select(&c2, askEach{}, nil)
+					if got.Rule != want.Rule || got.Pool != want.Pool || got.Outcome != want.Outcome || got.TTL != want.TTL ||
+						got.Scope != want.Scope || answerValues(got) != answerValues(want) {
+						t.Errorf("%s %s: settled gives %+v; asking each value gives %+v", octo, addr, got, want)
+					}
+					if strings.Contains(answerValues(got), "192.0.2.12") || (dyn == allDown && strings.Contains(answerValues(got), "203.0.113.10")) {
+						t.Errorf("%s: a value whose status is down served: %s", addr, answerValues(got))
+					}
+				}
+			}
+		}
+	}
+	// Weighted draws from the prepared list keep the weights.
+	r := mustRecord(t, dns.TypeA, []string{"192.0.2.1"}, allDown, "")
+	c := NewClient(netip.MustParseAddr("127.0.0.1"), g)
+	heavy := 0
+	const n = 6000
+	for range n {
+		if d := r.Select(&c, settledUp{}, nil); answerValues(d) == "192.0.2.11" {
+			heavy++
+		}
+	}
+	if heavy < n*5/6-300 || heavy > n*5/6+300 {
+		t.Errorf("weight 5 of 6 drawn %d times of %d", heavy, n)
+	}
+}

@@ -59,10 +59,11 @@ type worker struct {
 	low   [256]byte // the same in lower case
 	msg   dns.Msg   // the response, packed into out
 	qs    [1]dns.Question
-	chain [16]dns.RR // a CNAME chain's answer is assembled here
-	picks [16]dns.RR // and a dynamic answer of several values here
-	wire  [1024]byte // with its wire form here
-	geo   geo.Cache  // recent client locations
+	chain [16]dns.RR   // a CNAME chain's answer is assembled here
+	picks [16]dns.RR   // and a dynamic answer of several values here
+	wire  [1024]byte   // with its wire form here
+	geo   geo.Cache    // recent client locations
+	res   zones.Result // the last lookup's
 	out   []byte
 	rrl   rrlKey // the rate-limiting class of the last answer
 	slip  []byte // a rate-limited answer's truncated form
@@ -277,7 +278,8 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	}
 	c := pools.NewClient(client, s.geo.Load())
 	c.Scratch, c.WireScratch, c.GeoCache = w.picks[:0], w.wire[:0], &w.geo
-	res := s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0])
+	res := &w.res
+	s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0], res)
 	if res.Kind == zones.Delegation {
 		return nil, fastSlow // referral glue has its own truncation rule
 	}
@@ -319,7 +321,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	limit := dns.MinMsgSize
 	if q.edns {
 		limit = max(dns.MinMsgSize, int(min(q.udpSize, o.UDPSize)))
-		out = w.appendOPT(out, o, &res)
+		out = w.appendOPT(out, o, res)
 	}
 	if len(out) > limit {
 		return nil, fastSlow // truncation (and compression) are the general path's
@@ -334,7 +336,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr).Unmap(), int(q.ecsSrc))
 		}
 	}
-	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, res.Decision
+	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, &res.Decision
 	s.account(&info)
 	w.rrl = classify(m.Rcode, len(m.Answer), false, zoneOrigin(res.Zone), lname, q.qtype)
 	return out, fastAnswer

@@ -26,8 +26,8 @@ type queryInfo struct {
 	rcode     int         // the response's full rcode (BADVERS included)
 	tcp       bool
 	truncated bool
-	dynamic   bool           // a dynamic record chose (part of) the answer
-	decision  pools.Decision // the first choice, when dynamic
+	dynamic   bool            // a dynamic record chose (part of) the answer
+	decision  *pools.Decision // the first choice, when dynamic; valid until the query is accounted
 
 	log   *querylog.Log // non-nil when this query was sampled for the query log
 	start time.Time     // when handling began; set only when log is non-nil
@@ -307,8 +307,8 @@ func (s *Server) account(q *queryInfo) {
 	if q.truncated {
 		m.truncated.Add(1)
 	}
-	if q.dynamic && q.decision.Record != nil {
-		m.decision(&q.decision)
+	if q.dynamic && q.decision != nil && q.decision.Record != nil {
+		m.decision(q.decision)
 	}
 	if q.log != nil {
 		s.logQuery(q)
@@ -328,7 +328,7 @@ func (s *Server) logQuery(q *queryInfo) {
 	if q.ecs {
 		e.ECS = q.ecsPrefix
 	}
-	if q.dynamic {
+	if q.dynamic && q.decision != nil {
 		e.Outcome = q.decision.Outcome.String()
 		e.Values = q.decision.Answer
 		if len(e.Values) > 1 { // possibly a worker's scratch (pools.Client.Scratch), reused by its next query

@@ -179,7 +179,7 @@ func TestAccountAllocs(t *testing.T) {
 	}
 	static := queryInfo{client: c.Addr, qname: "static.example.org.", qtype: dns.TypeA, zone: res.Zone}
 	dynamic := queryInfo{client: c.Addr, qname: "app.example.org.", qtype: dns.TypeA, zone: res.Zone,
-		ecs: true, ecsPrefix: netip.MustParsePrefix("198.51.100.0/24"), dynamic: true, decision: res.Decision}
+		ecs: true, ecsPrefix: netip.MustParsePrefix("198.51.100.0/24"), dynamic: true, decision: &res.Decision}
 	logged := dynamic
 	logged.log, logged.start = blockedLog(t, 16), time.Now()
 	for _, tt := range []struct {
@@ -307,7 +307,7 @@ func BenchmarkAccount(b *testing.B) {
 	if !res.Dynamic {
 		b.Fatal("got a static answer; want a dynamic decision")
 	}
-	q := queryInfo{client: c.Addr, qname: "app.example.org.", qtype: dns.TypeA, zone: res.Zone, dynamic: true, decision: res.Decision}
+	q := queryInfo{client: c.Addr, qname: "app.example.org.", qtype: dns.TypeA, zone: res.Zone, dynamic: true, decision: &res.Decision}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		q := q

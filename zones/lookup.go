@@ -105,7 +105,9 @@ func (s *Set) Lookup(qname string, qtype uint16) Result {
 // DNAME substitutions) through every zone of the set. qname is the name as
 // asked; synthesised owners keep its case.
 func (s *Set) LookupFor(qname string, qtype uint16, q Query) Result {
-	return s.lookup(qname, lower(qname), qtype, q.Client, q.Trace, q.Health, nil)
+	var res Result
+	s.lookup(qname, lower(qname), qtype, q.Client, q.Trace, q.Health, nil, &res)
+	return res
 }
 
 // LookupLower is LookupFor without a trace, for a caller that has lname,
@@ -113,36 +115,38 @@ func (s *Set) LookupFor(qname string, qtype uint16, q Query) Result {
 // after it returns, except as the owner of synthesised RRs (wildcards,
 // ALIAS, DNAME). A CNAME chain's answer is assembled in buf (when it has
 // room), so that lookups allocate nothing for static, negative and
-// dynamic answers alike.
-func (s *Set) LookupLower(qname, lname string, qtype uint16, c *pools.Client, h pools.Health, buf []dns.RR) Result {
-	return s.lookup(qname, lname, qtype, c, nil, h, buf)
+// dynamic answers alike. The result is written to res, which the caller
+// keeps from query to query rather than have it copied out.
+func (s *Set) LookupLower(qname, lname string, qtype uint16, c *pools.Client, h pools.Health, buf []dns.RR, res *Result) {
+	s.lookup(qname, lname, qtype, c, nil, h, buf, res)
 }
 
 // lookup takes the health apart from the rest of the query: escape
 // analysis does not tell struct fields apart, and the Health interface
 // escapes into Select, which would take the client and the result with it.
-func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *pools.Trace, h pools.Health, buf []dns.RR) Result {
-	var res Result
-	q := Query{Client: c, Trace: tr, res: &res}
+func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *pools.Trace, h pools.Health, buf []dns.RR, res *Result) {
+	*res = Result{}
+	q := Query{Client: c, Trace: tr, res: res}
 	if h == nil {
 		h = pools.AllUp{}
 	}
 	var z *Zone
 	var st step
 	// A DS query at a zone apex belongs to the parent: the long way.
-	if n := s.names[lname]; n != nil && qtype != dns.TypeDS {
+	if n := s.names.get(lname); n != nil && qtype != dns.TypeDS {
 		z = n.zone
 		st = z.answerFrom(n, qname, qtype, false, &q, h)
 	} else {
 		if z = s.find(lname, qtype); z == nil {
-			return Result{Kind: Refused}
+			res.Kind = Refused
+			return
 		}
 		st = z.lookup(qname, lname, qtype, &q, h)
 	}
 	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
 	if st.next == "" {
 		res.Packed = st.packed
-		return res
+		return
 	}
 	res.Answer = append(buf[:0], res.Answer...)
 	var seen [maxChain + 1]string
@@ -152,17 +156,17 @@ func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *poo
 		lname = lower(name)
 		for _, v := range seen[:hop] {
 			if v == lname {
-				return res // loop: answer the chain so far
+				return // loop: answer the chain so far
 			}
 		}
 		seen[hop] = lname
 		tz := s.find(lname, qtype)
 		if tz == nil {
-			return res // leaves our zones: the resolver continues from here
+			return // leaves our zones: the resolver continues from here
 		}
 		st = tz.lookup(name, lname, qtype, &q, h)
 		if st.kind == Delegation {
-			return res
+			return
 		}
 		res.Answer = append(res.Answer, st.answer...)
 		res.Extra = append(res.Extra, st.extra...)
@@ -173,7 +177,6 @@ func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *poo
 			res.Zone = tz
 		}
 	}
-	return res
 }
 
 // find returns the zone with the longest origin that contains lname. A DS

@@ -301,7 +301,8 @@ one:
 		t.Run(tt.name, func(t *testing.T) {
 			c := pools.NewClient(netip.MustParseAddr("203.0.113.7"), nil)
 			c.Scratch, c.WireScratch = make([]dns.RR, 0, 4), make([]byte, 0, tt.scratch)
-			res := set.LookupLower(tt.qname, tt.qname, tt.qtype, &c, nil, nil)
+			var res Result
+			set.LookupLower(tt.qname, tt.qname, tt.qtype, &c, nil, nil, &res)
 			if res.Packed.OK != tt.packed {
 				t.Fatalf("Packed.OK = %v; want %v (%v)", res.Packed.OK, tt.packed, res.Answer)
 			}
@@ -338,7 +339,7 @@ func TestNameTableAgrees(t *testing.T) {
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeMX, dns.TypeCNAME, dns.TypeDNAME, dns.TypeTXT, dns.TypeANY}
 	direct := 0
 	for _, name := range names {
-		if set.names[lower(name)] != nil {
+		if set.names.get(lower(name)) != nil {
 			direct++
 		}
 		for _, qt := range types {
@@ -355,7 +356,7 @@ func TestNameTableAgrees(t *testing.T) {
 	}
 	for _, name := range []string{"ns.deleg.example.org.", "deleg.example.org.", "child.example.org.", "x.target.example.org.", "a.b.c.example.org.", "b.c.example.org."} {
 		want := name != "deleg.example.org." && name != "ns.deleg.example.org." && name != "a.b.c.example.org."
-		if got := set.names[name] != nil; got != want {
+		if got := set.names.get(name) != nil; got != want {
 			t.Errorf("%s in the table: %v; want %v", name, got, want)
 		}
 	}

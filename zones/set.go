@@ -18,7 +18,7 @@ type Set struct {
 	// and found the long way, when a zone of the set with a longer
 	// origin holds it or when a delegation cut or DNAME lies on the way
 	// down to it from its apex.
-	names map[string]*node
+	names nameIndex
 }
 
 // NewSet returns a set of the given zones, for tests and tools.
@@ -37,19 +37,19 @@ func (s *Set) index() {
 	for _, z := range s.zones {
 		n += len(z.nodes)
 	}
-	s.names = make(map[string]*node, n)
+	s.names = newNameIndex(n)
 	for _, z := range s.zones {
 		if z.apex.dname != nil {
 			// Every name below the apex is substituted: only the apex
 			// answers for itself.
 			if s.owns(z, z.Origin) {
-				s.names[z.Origin] = z.apex
+				s.names.add(z.apex)
 			}
 			continue
 		}
 		for name, nd := range z.nodes {
 			if s.owns(z, name) && z.direct(nd) {
-				s.names[name] = nd
+				s.names.add(nd)
 			}
 		}
 	}
