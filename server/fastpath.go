@@ -87,16 +87,17 @@ func (w *worker) answer(pkt []byte, src netip.Addr) []byte {
 	return w.rateLimit(out, src)
 }
 
-// plainName marks the bytes a name label may hold on the fast path: those
-// that presentation format writes as themselves.
-var plainName = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
+// plainLower maps the bytes a name label may hold on the fast path, those
+// that presentation format writes as themselves, to their lower case; any
+// other byte to 0.
+var plainLower = func() (t [256]byte) {
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = c, c
 	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
 	}
-	t['-'], t['_'], t['*'] = true, true, true
+	t['-'], t['_'], t['*'] = '-', '_', '*'
 	return t
 }()
 
@@ -135,19 +136,17 @@ func (w *worker) parse(pkt []byte) fastVerdict {
 		if l > 63 || off+l > len(pkt) || wire > 254 {
 			return fastSlow // compression pointer, bad label or too long
 		}
-		for _, c := range pkt[off : off+l] {
-			if !plainName[c] {
+		label := pkt[off : off+l]
+		name, low := w.name[n:n+l+1], w.low[n:n+l+1] // wire <= 254: in range
+		for i, c := range label {
+			lc := plainLower[c]
+			if lc == 0 {
 				return fastSlow
 			}
-			w.name[n] = c
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			w.low[n] = c
-			n++
+			name[i], low[i] = c, lc
 		}
-		w.name[n], w.low[n] = '.', '.'
-		n++
+		name[l], low[l] = '.', '.'
+		n += l + 1
 		off += l
 	}
 	if n == 0 || off+4 > len(pkt) {
