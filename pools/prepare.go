@@ -37,6 +37,7 @@ func (r *Record) Prepare(degradedTTL uint32) {
 			ru.keys = keys
 		}
 	}
+	r.tab = newRuleTab(r.Rules)
 	r.cells = (len(r.Rules) + 1) * (len(r.Pools) + 1) * nOutcomes
 	ttls := [2]uint32{r.TTL, min(r.TTL, degradedTTL)}
 

@@ -99,6 +99,7 @@ type Record struct {
 	Check *Check
 
 	degradedTTL uint32
+	tab         []tabCell // Rules laid out for matching, set by Prepare; nil: match rule by rule
 	byID        map[string]*Pool
 	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
 	valueWire   [2][]byte   // valueRRs in wire form

@@ -50,15 +50,19 @@ type Decision struct {
 func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
 	d := Decision{Record: r}
 	need := 0
-	for _, ru := range r.Rules {
-		ok, bits := ru.match(c)
-		need = max(need, bits)
-		if tr != nil {
-			tr.rule(ru, ok, c)
-		}
-		if ok {
-			d.Rule = ru
-			break
+	if tr == nil && r.tab != nil {
+		d.Rule, need = r.firstRule(c)
+	} else {
+		for _, ru := range r.Rules {
+			ok, bits := ru.match(c)
+			need = max(need, bits)
+			if tr != nil {
+				tr.rule(ru, ok, c)
+			}
+			if ok {
+				d.Rule = ru
+				break
+			}
 		}
 	}
 	if d.Rule == nil {
