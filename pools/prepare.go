@@ -88,6 +88,7 @@ func (r *Record) Prepare(degradedTTL uint32) {
 			r.valueWire[t] = wire[start:len(wire):len(wire)]
 		}
 	}
+	r.prepareSettled()
 }
 
 // newRRs returns a function that makes the i-th of n answer RRs of r's

@@ -99,7 +99,9 @@ type Record struct {
 	Check *Check
 
 	degradedTTL uint32
-	tab         []tabCell // Rules laid out for matching, set by Prepare; nil: match rule by rule
+	tab         []tabCell   // Rules laid out for matching, set by Prepare; nil: match rule by rule
+	ptab        []poolEntry // Pools laid out for the settled path (see settled.go)
+	ups         []upValue
 	byID        map[string]*Pool
 	valueRRs    [2][]dns.RR // all fail-open values: full and degraded TTL
 	valueWire   [2][]byte   // valueRRs in wire form
@@ -140,6 +142,9 @@ func (r *Record) Cell(d *Decision) *atomic.Pointer[atomic.Uint64] {
 // CounterIndex is the index of the cell that counts d, a decision of r;
 // -1 when r was not prepared.
 func (r *Record) CounterIndex(d *Decision) int {
+	if d.cell > 0 && d.Record == r {
+		return int(d.cell) - 1
+	}
 	rule, pool := 0, 0
 	if d.Rule != nil {
 		rule = d.Rule.Index + 1

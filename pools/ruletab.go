@@ -15,8 +15,9 @@ import (
 // reference (TestRuleTab).
 type tabCell struct{ a, b uint64 }
 
-// Header cell: a = the rule's index in Record.Rules; b = subnet count |
-// code count<<16 | has-geos<<32. Subnet: (address hi, lo) as 128 bits,
+// Header cell: a = the rule's index in Record.Rules | the index of its
+// pool in Record.Pools<<32; b = subnet count | code count<<16 |
+// has-geos<<32. Subnet: (address hi, lo) as 128 bits,
 // IPv4 mapped, then (prefix length in its family, 1 for IPv4). Code:
 // (key, mask) as codeKey.
 
@@ -48,7 +49,11 @@ func newRuleTab(rs []*Rule) []tabCell {
 		if len(ru.Geos) > 0 {
 			h |= 1 << 32
 		}
-		t = append(t, tabCell{uint64(i), h})
+		pool := uint64(0xffffffff)
+		if ru.pool != nil {
+			pool = uint64(ru.pool.index)
+		}
+		t = append(t, tabCell{uint64(i) | pool<<32, h})
 		for _, s := range ru.Subnets {
 			a := addrOf(s.Addr())
 			v4 := uint64(0)
@@ -68,16 +73,35 @@ func newRuleTab(rs []*Rule) []tabCell {
 // how many leading address bits the decision depends on, as the loop over
 // Rule.match in Select computes them.
 func (r *Record) firstRule(c *Client) (*Rule, int) {
+	m := r.matchTab(c)
+	if m.rule < 0 {
+		return nil, m.need
+	}
+	return r.Rules[m.rule], m.need
+}
+
+// tabMatch is what matchTab found: the index of the first matching rule
+// (-1: none) and of its pool (-1: none), whether it is a catch-all, and
+// the address bits the decision depends on.
+type tabMatch struct {
+	rule, pool int
+	catchAll   bool
+	need       int
+}
+
+// matchTab is firstRule by indexes, without touching the rules.
+func (r *Record) matchTab(c *Client) tabMatch {
 	t := r.tab
 	need := 0
 	var a addr128
 	haveAddr := false
 	for i := 0; i < len(t); {
 		h := t[i].b
-		idx, nNets, nKeys, geos := int(t[i].a), int(h&0xffff), int(h>>16&0xffff), h>>32 != 0
+		idx, nNets, nKeys, geos := int(t[i].a&0xffffffff), int(h&0xffff), int(h>>16&0xffff), h>>32 != 0
+		pool := int(int32(uint32(t[i].a >> 32)))
 		i++
 		if nNets == 0 && !geos {
-			return r.Rules[idx], need // catch-all
+			return tabMatch{idx, pool, true, need}
 		}
 		if nNets > 0 && !haveAddr {
 			a, haveAddr = addrOf(c.Addr), true
@@ -101,7 +125,7 @@ func (r *Record) firstRule(c *Client) (*Rule, int) {
 				common -= 96
 			}
 			if a.valid && common >= int(nb.a) {
-				return r.Rules[idx], max(need, int(nb.a))
+				return tabMatch{idx, pool, false, max(need, int(nb.a))}
 			}
 			miss = max(miss, min(int(nb.a), common+1))
 		}
@@ -112,15 +136,15 @@ func (r *Record) firstRule(c *Client) (*Rule, int) {
 			if c.keyed {
 				for _, k := range keys {
 					if c.key&k.b == k.a {
-						return r.Rules[idx], max(need, lb)
+						return tabMatch{idx, pool, false, max(need, lb)}
 					}
 				}
 			} else if c.inAny(r.Rules[idx]) {
-				return r.Rules[idx], max(need, lb)
+				return tabMatch{idx, pool, false, max(need, lb)}
 			}
 			miss = max(miss, lb)
 		}
 		need = max(need, miss)
 	}
-	return nil, need
+	return tabMatch{-1, -1, false, need}
 }

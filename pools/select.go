@@ -42,12 +42,19 @@ type Decision struct {
 	// Scope is the ECS scope prefix length: every client address inside
 	// Addr/Scope gets the same rule and pool.
 	Scope int
+
+	cell int32 // CounterIndex+1 when Select worked it out; 0: not yet
 }
 
 // Select chooses the answer for client c. tr, when not nil, records why;
 // the query path passes nil and then Select does not allocate for the
 // common one-answer case.
 func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
+	if tr == nil && r.ptab != nil && settled(h) {
+		if d, ok := r.selectSettled(c); ok {
+			return d
+		}
+	}
 	d := Decision{Record: r}
 	need := 0
 	if tr == nil && r.tab != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/internal/geotest"
+	"github.com/meridiandns/meridian/internal/packed"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -561,5 +562,85 @@ rules:
 	}
 	if heavy < n*5/6-300 || heavy > n*5/6+300 {
 		t.Errorf("weight 5 of 6 drawn %d times of %d", heavy, n)
+	}
+}
+
+// TestSelectSettledPath: records that are not sticky take the laid-out
+// settled path (prepareSettled); it decides the rule, pool, outcome, TTL
+// and scope exactly as the general path does, answers with distinct
+// values of the chosen pool that are not configured down, works out the
+// same counter cell, and draws several values by weight.
+func TestSelectSettledPath(t *testing.T) {
+	g := testGeo(t)
+	const allDown = `
+pools:
+  gone: {fallback: us, values: [{value: 203.0.113.10, status: down}]}
+  us: {values: [{value: 192.0.2.10}, {value: 192.0.2.11, weight: 5}, {value: 192.0.2.12, status: down}]}
+rules:
+  - {geos: [AS], pool: gone}
+  - {pool: us}
+`
+	clients := []string{"100.64.2.7", "100.64.3.7", "198.51.100.7", "100.66.1.1", "203.0.113.7", "127.0.0.1", "192.0.2.7", "2001:db8:2::1"}
+	for _, octo := range []string{"", "{meridian: {answers: 2}}", "{meridian: {answers: 3}}"} {
+		for _, dyn := range []string{geoRecord, allDown} {
+			r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, dyn, octo)
+			if r.ptab == nil {
+				t.Fatalf("%s: no settled layout", octo)
+			}
+			for _, client := range clients {
+				addr := netip.MustParseAddr(client)
+				c1, c2 := NewClient(addr, g), NewClient(addr, g)
+				c1.Scratch, c1.WireScratch = make([]dns.RR, 0, 4), make([]byte, 0, 512)
+				got, ok := r.selectSettled(&c1)
+				if !ok {
+					t.Fatalf("%s %s: the settled path declined", octo, addr)
+				}
+				want := r.Select(&c2, askEach{}, nil)
+				if got.Rule != want.Rule || got.Pool != want.Pool || got.Outcome != want.Outcome || got.TTL != want.TTL ||
+					got.Scope != want.Scope || len(got.Answer) != len(want.Answer) {
+					t.Errorf("%s %s: settled path gives %+v; general path %+v", octo, addr, got, want)
+				}
+				seen := map[string]bool{}
+				for _, v := range strings.Fields(answerValues(got)) {
+					ok := false
+					for _, pv := range got.Pool.Values {
+						ok = ok || (pv.Value == v && pv.Status != Down)
+					}
+					if !ok || seen[v] {
+						t.Errorf("%s %s: answer %s: %s is not a distinct serviceable value of pool %s", octo, addr, answerValues(got), v, got.Pool.ID)
+					}
+					seen[v] = true
+				}
+				if string(got.Wire) != string(packed.Of(got.Answer)) {
+					t.Errorf("%s %s: wire form does not match the answer", octo, addr)
+				}
+				general := got
+				general.cell = 0
+				if got.Record.CounterIndex(&got) != r.CounterIndex(&general) {
+					t.Errorf("%s %s: counter cell %d; want %d", octo, addr, got.Record.CounterIndex(&got), r.CounterIndex(&general))
+				}
+			}
+		}
+	}
+	// Two of weights 1, 2 and 3, drawn without replacement: each is in
+	// the pair with probability 5/12, 11/15 and 17/20.
+	r := mustRecord(t, dns.TypeA, []string{"192.0.2.1"}, `
+pools:
+  p: {values: [{value: 192.0.2.1}, {value: 192.0.2.2, weight: 2}, {value: 192.0.2.3, weight: 3}]}
+rules:
+  - {pool: p}
+`, "{meridian: {answers: 2}}")
+	c := NewClient(netip.MustParseAddr("127.0.0.1"), g)
+	count := map[string]int{}
+	const n = 20000
+	for range n {
+		for _, v := range strings.Fields(answerValues(r.Select(&c, settledUp{}, nil))) {
+			count[v]++
+		}
+	}
+	for v, p := range map[string]float64{"192.0.2.1": 5.0 / 12, "192.0.2.2": 11.0 / 15, "192.0.2.3": 17.0 / 20} {
+		if want := int(p * n); count[v] < want-300 || count[v] > want+300 {
+			t.Errorf("%s in %d pairs of %d; want about %d", v, count[v], n, want)
+		}
 	}
 }
