@@ -8,6 +8,7 @@ package pools
 import (
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/miekg/dns"
@@ -110,7 +111,7 @@ type Record struct {
 	// outcome), set by Prepare. counters holds them once the first
 	// decision has been counted (see Cell).
 	cells    int
-	counters atomic.Pointer[[]atomic.Pointer[atomic.Uint64]]
+	counters atomic.Pointer[atomic.Pointer[atomic.Uint64]] // the first of cells cells: one hop fewer than a slice
 }
 
 // Pool returns the pool with the given id, or nil.
@@ -127,22 +128,22 @@ func (r *Record) Cell(d *Decision) *atomic.Pointer[atomic.Uint64] {
 	if i < 0 {
 		return nil
 	}
-	cs := r.counters.Load()
-	if cs == nil {
+	first := r.counters.Load()
+	if first == nil {
 		fresh := make([]atomic.Pointer[atomic.Uint64], r.cells)
-		if r.counters.CompareAndSwap(nil, &fresh) {
-			cs = &fresh
+		if r.counters.CompareAndSwap(nil, &fresh[0]) {
+			first = &fresh[0]
 		} else {
-			cs = r.counters.Load()
+			first = r.counters.Load()
 		}
 	}
-	return &(*cs)[i]
+	return (*atomic.Pointer[atomic.Uint64])(unsafe.Add(unsafe.Pointer(first), uintptr(i)*unsafe.Sizeof(*first)))
 }
 
 // CounterIndex is the index of the cell that counts d, a decision of r;
 // -1 when r was not prepared.
 func (r *Record) CounterIndex(d *Decision) int {
-	if d.cell > 0 && d.Record == r {
+	if d.cell > 0 && d.Record == r && int(d.cell) <= r.cells {
 		return int(d.cell) - 1
 	}
 	rule, pool := 0, 0

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/internal/geotest"
@@ -455,8 +457,20 @@ func TestCellsOnFirstUse(t *testing.T) {
 	if r.Cell(&a) != ca {
 		t.Error("a decision's cell moved")
 	}
-	if got := len(*r.counters.Load()); got != r.cells {
-		t.Errorf("%d cells made; want %d", got, r.cells)
+	// Every cell index has its own cell, inside the one array.
+	first := r.counters.Load()
+	seen := map[*atomic.Pointer[atomic.Uint64]]bool{}
+	for i := range r.cells {
+		d := Decision{Record: r, cell: int32(i) + 1}
+		c := r.Cell(&d)
+		off := uintptr(unsafe.Pointer(c)) - uintptr(unsafe.Pointer(first))
+		if seen[c] || off != uintptr(i)*unsafe.Sizeof(*first) {
+			t.Fatalf("cell %d at offset %d (seen before: %v)", i, off, seen[c])
+		}
+		seen[c] = true
+	}
+	if d := (Decision{Record: r, cell: int32(r.cells) + 1}); r.CounterIndex(&d) >= r.cells {
+		t.Error("a cell index past the last cell")
 	}
 }
 
