@@ -183,12 +183,7 @@ func (r *Record) pick(d *Decision, p *Pool, outcome Outcome, c *Client, h Health
 // answer fills d.Answer with up to r.Answers values of cand, chosen by
 // weight (or by rendezvous hash when sticky), and sets the TTL.
 func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
-	deg := 0
-	d.TTL = r.TTL
-	if d.Outcome.Degraded() {
-		deg = 1
-		d.TTL = min(r.TTL, r.degradedTTL)
-	}
+	deg := r.ttlFor(d)
 	n := min(r.Answers, len(cand))
 	if n <= 1 {
 		v := r.one(cand, c)
@@ -218,6 +213,18 @@ func (r *Record) answer(d *Decision, cand []*Value, c *Client, tr *Trace) {
 	if tr != nil {
 		tr.chosen(d, chosen, r.Sticky)
 	}
+}
+
+// ttlFor sets d's TTL from its outcome: the record TTL, or the degraded
+// TTL (capped at it) for a fallback of some kind. It returns which of a
+// value's prebuilt forms (Value.rrs, Value.wire) carries that TTL.
+func (r *Record) ttlFor(d *Decision) int {
+	if d.Outcome.Degraded() {
+		d.TTL = min(r.TTL, r.degradedTTL)
+		return 1
+	}
+	d.TTL = r.TTL
+	return 0
 }
 
 // one picks a single value: the highest rendezvous score when sticky, else
@@ -279,12 +286,7 @@ func (r *Record) several(cand []*Value, n int, c *Client) []*Value {
 
 // failOpen answers with the record's own values, less any drained ones.
 func (r *Record) failOpen(d *Decision, h Health, tr *Trace) {
-	deg := 0
-	d.TTL = r.TTL
-	if d.Outcome.Degraded() {
-		deg = 1
-		d.TTL = min(r.TTL, r.degradedTTL)
-	}
+	deg := r.ttlFor(d)
 	all := true
 	for _, v := range r.Values {
 		if h.Drained(r, nil, v) {

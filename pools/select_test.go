@@ -527,13 +527,9 @@ type askEach struct{}
 func (askEach) State(*Record, *Value) State         { return Healthy }
 func (askEach) Drained(*Record, *Pool, *Value) bool { return false }
 
-// TestSelectSettled: while the health is settled, Select takes each pool's
-// prepared list of values not configured down; it decides exactly as
-// asking about every value does, never serves a value whose status is
-// down, and falls back past a pool that has only such values.
-func TestSelectSettled(t *testing.T) {
-	g := testGeo(t)
-	const allDown = `
+// allDown is a record whose first rule's pool has only values configured
+// down, so its clients fall back.
+const allDown = `
 pools:
   gone: {fallback: us, values: [{value: 203.0.113.10, status: down}]}
   us: {values: [{value: 192.0.2.10}, {value: 192.0.2.11, weight: 5}, {value: 192.0.2.12, status: down}]}
@@ -541,11 +537,21 @@ rules:
   - {geos: [AS], pool: gone}
   - {pool: us}
 `
-	clients := []string{"100.64.2.7", "100.64.3.7", "198.51.100.7", "100.66.1.1", "203.0.113.7", "127.0.0.1", "192.0.2.7", "2001:db8:2::1"}
+
+// settledClients are clients in every network of testGeo, one outside
+// them, and one in the office subnet of geoRecord.
+var settledClients = []string{"100.64.2.7", "100.64.3.7", "198.51.100.7", "100.66.1.1", "203.0.113.7", "127.0.0.1", "192.0.2.7", "2001:db8:2::1"}
+
+// TestSelectSettled: while the health is settled, Select takes each pool's
+// prepared list of values not configured down; it decides exactly as
+// asking about every value does, never serves a value whose status is
+// down, and falls back past a pool that has only such values.
+func TestSelectSettled(t *testing.T) {
+	g := testGeo(t)
 	for _, octo := range []string{"{meridian: {sticky: true}}", "{meridian: {sticky: true, answers: 2}}"} {
 		for _, dyn := range []string{geoRecord, allDown} {
 			r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, dyn, octo)
-			for _, client := range clients {
+			for _, client := range settledClients {
 				for i := range 4 {
 					addr := netip.MustParseAddr(client).Next()
 					for range i * 37 {
@@ -586,22 +592,13 @@ rules:
 // same counter cell, and draws several values by weight.
 func TestSelectSettledPath(t *testing.T) {
 	g := testGeo(t)
-	const allDown = `
-pools:
-  gone: {fallback: us, values: [{value: 203.0.113.10, status: down}]}
-  us: {values: [{value: 192.0.2.10}, {value: 192.0.2.11, weight: 5}, {value: 192.0.2.12, status: down}]}
-rules:
-  - {geos: [AS], pool: gone}
-  - {pool: us}
-`
-	clients := []string{"100.64.2.7", "100.64.3.7", "198.51.100.7", "100.66.1.1", "203.0.113.7", "127.0.0.1", "192.0.2.7", "2001:db8:2::1"}
 	for _, octo := range []string{"", "{meridian: {answers: 2}}", "{meridian: {answers: 3}}"} {
 		for _, dyn := range []string{geoRecord, allDown} {
 			r := mustRecord(t, dns.TypeA, []string{"192.0.2.1", "198.51.100.1"}, dyn, octo)
 			if r.ptab == nil {
 				t.Fatalf("%s: no settled layout", octo)
 			}
-			for _, client := range clients {
+			for _, client := range settledClients {
 				addr := netip.MustParseAddr(client)
 				c1, c2 := NewClient(addr, g), NewClient(addr, g)
 				c1.Scratch, c1.WireScratch = make([]dns.RR, 0, 4), make([]byte, 0, 512)

@@ -88,12 +88,7 @@ func (r *Record) selectSettled(c *Client) (Decision, bool) {
 // answerUp is answer over a pool's upValues: up to r.Answers of them,
 // drawn by weight without replacement.
 func (r *Record) answerUp(d *Decision, ups []upValue, total uint32, c *Client) {
-	deg := 0
-	d.TTL = r.TTL
-	if d.Outcome.Degraded() {
-		deg = 1
-		d.TTL = min(r.TTL, r.degradedTTL)
-	}
+	deg := r.ttlFor(d)
 	n := min(r.Answers, len(ups))
 	if n <= 1 {
 		u := &ups[0]
