@@ -68,6 +68,8 @@ type Loader struct {
 	stats    ReloadStats
 	// serialWrites follows the writes of the serial state file.
 	serialWrites writeState
+	dir          DirState // of the last reload
+	unsettled    []string // files the last reload found changing, by path
 }
 
 // ReloadStats counts a Loader's reloads since it was made, for metrics.
@@ -124,13 +126,18 @@ func (l *Loader) LastReload() (Problems, time.Time) {
 // Reload reads every zone file and publishes a new set. A zone whose file
 // fails to load keeps its previous version; with a state dir, a zone that
 // has none in memory (at startup) is served from its last good copy. Every
-// other zone updates. It returns the problems found; the new set is served
-// either way.
+// other zone updates. A zones directory that cannot be read or holds no
+// zone files takes nothing away: every zone loaded keeps serving (at
+// startup, every last good copy), and the problem says so. A file that
+// changes while it is read keeps its previous version and is left for the
+// next reload (Pending). It returns the problems found; the new set is
+// served either way.
 func (l *Loader) Reload() Problems {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	prev := l.cur.Load()
-	set, ps, failed := build(l.opts, l.serials, prev, time.Now(), l.lastGood)
+	b := build(l.opts, l.serials, prev, time.Now(), l.lastGood)
+	set, ps, failed := b.set, b.ps, b.failed
 	for _, z := range set.zones {
 		if old := prev.zones[z.Origin]; old != nil && old != z && old.SOA.Serial != z.SOA.Serial {
 			l.log.Info("zone updated", "zone", z.Origin, "serial", z.SOA.Serial)
@@ -143,6 +150,9 @@ func (l *Loader) Reload() Problems {
 			l.log.Info("zone removed", "zone", origin)
 		}
 	}
+	for _, path := range b.unsettled {
+		l.log.Info("zone file changed while it was read; its previous version keeps serving until it settles", "path", path)
+	}
 	err := l.serials.commit(set.Zones())
 	if l.serials.path != "" {
 		l.serialWrites.record(err, time.Now())
@@ -153,8 +163,44 @@ func (l *Loader) Reload() Problems {
 	}
 	l.cur.Store(set)
 	l.problems, l.loadedAt = ps, time.Now()
+	l.dir, l.unsettled = b.dir, b.unsettled
 	l.count(ps, failed)
 	return ps
+}
+
+// DirState is how the zones directory looked to a reload.
+type DirState uint8
+
+const (
+	DirOK         DirState = iota // read, and held zone files
+	DirUnreadable                 // missing or unreadable: nothing was taken away
+	DirEmpty                      // read, but held no zone files: nothing was taken away
+)
+
+func (s DirState) String() string {
+	switch s {
+	case DirUnreadable:
+		return "unreadable"
+	case DirEmpty:
+		return "empty"
+	}
+	return "ok"
+}
+
+// Source reports how the last reload found the zones directory, and the
+// zone files it left for a later reload because they changed while being
+// read. Either is a reason to reload again soon.
+func (l *Loader) Source() (dir DirState, unsettled []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dir, l.unsettled
+}
+
+// Pending reports whether the last reload left something to retry: a
+// zones directory it could not use, or files that changed while read.
+func (l *Loader) Pending() bool {
+	dir, unsettled := l.Source()
+	return dir != DirOK || len(unsettled) > 0
 }
 
 func (l *Loader) count(ps Problems, failed []string) {
@@ -187,8 +233,8 @@ func Load(o Options) (*Set, Problems) {
 	if err != nil {
 		ps = append(ps, Problem{Path: s.path, Msg: err.Error()})
 	}
-	set, more, _ := build(o, s, NewSet(), time.Now(), nil)
-	return set, append(ps, more...)
+	b := build(o, s, NewSet(), time.Now(), nil)
+	return b.set, append(ps, b.ps...)
 }
 
 // zoneFile is one file of the zones directory.
@@ -196,24 +242,45 @@ type zoneFile struct {
 	origin, path, kind string
 }
 
+// built is what build makes of the zones directory.
+type built struct {
+	set *Set
+	ps  Problems
+	// failed lists the origins of the zones that failed, and "" when
+	// there are problems outside any one zone.
+	failed []string
+	dir    DirState
+	// unsettled lists the files that changed while they were read: each
+	// keeps its previous version (if any), and no problem is reported.
+	unsettled []string
+}
+
 // build loads the directory into a new set, falling back to prev's version
 // of any zone that fails, or when there is none, to its last good copy in
 // g. With g, every zone that loads is saved as its last good copy, and the
-// copies of zones whose files are gone are removed. failed lists the
-// origins of the zones that failed, and "" when there are problems outside
-// any one zone. Tools pass a nil g: they never touch the state dir.
-func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *Set, ps Problems, failed []string) {
+// copies of zones whose files are gone are removed. A directory that
+// cannot be read or holds no zone files removes nothing (keepLoaded).
+// Tools pass a nil g: they never touch the state dir.
+func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) built {
 	files, ps, listed := listZones(o.Dir)
-	if len(ps) > 0 {
-		failed = append(failed, "")
+	if !listed {
+		return keepLoaded(o, sr, prev, now, g, DirUnreadable, ps)
 	}
-	set = NewSet()
+	if len(files) == 0 {
+		ps = append(ps, Problem{Path: o.Dir, Msg: "zones directory holds no zone files (<zone>.yaml or <zone>.zone)"})
+		return keepLoaded(o, sr, prev, now, g, DirEmpty, ps)
+	}
+	b := built{set: NewSet(), ps: ps}
+	if len(ps) > 0 {
+		b.failed = append(b.failed, "")
+	}
 	// Parse and compile the files in parallel; serials are given out in
 	// order afterwards.
 	type loaded struct {
-		z       *Zone
-		ps      Problems
-		saveErr error // saving the last good copy
+		z         *Zone
+		ps        Problems
+		unsettled bool  // the file changed while it was read
+		saveErr   error // saving the last good copy
 	}
 	out := make([]loaded, len(files))
 	var wg sync.WaitGroup
@@ -228,9 +295,11 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			before, err := os.Stat(f.path)
 			z, src, ps := loadZone(f, o)
-			out[i].z, out[i].ps = z, ps
-			if g != nil && len(ps) == 0 {
+			if err == nil && !unchanged(f.path, before) {
+				out[i].unsettled = true
+			} else if out[i].z, out[i].ps = z, ps; g != nil && len(ps) == 0 {
 				out[i].saveErr = g.save(f, lastGoodSource(f, z, src))
 			}
 			<-sem
@@ -240,46 +309,123 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) (set *
 	saveFailed := false
 	for i, f := range files {
 		z, zps := out[i].z, out[i].ps
+		if out[i].unsettled {
+			b.unsettled = append(b.unsettled, f.path)
+			if old := prev.zones[f.origin]; old != nil {
+				b.set.zones[f.origin] = old
+			}
+			continue
+		}
 		if len(zps) == 0 && f.kind == ".yaml" {
 			z.setSerial(sr.next(f.origin, z.hash, now))
 		}
 		if err := out[i].saveErr; err != nil {
-			ps = append(ps, Problem{Path: g.path(f), Msg: err.Error()})
-			failed = append(failed, "")
+			b.ps = append(b.ps, Problem{Path: g.path(f), Msg: err.Error()})
+			b.failed = append(b.failed, "")
 			saveFailed = true
 		}
 		if len(zps) > 0 {
-			failed = append(failed, f.origin)
+			b.failed = append(b.failed, f.origin)
 			if old := prev.zones[f.origin]; old != nil {
-				set.zones[f.origin] = old
+				b.set.zones[f.origin] = old
 			} else if g != nil {
 				z, zps = fromLastGood(f, o, sr, now, g, zps)
 				if z != nil {
-					set.zones[f.origin] = z
+					b.set.zones[f.origin] = z
 				}
 			}
-			ps = append(ps, zps...)
+			b.ps = append(b.ps, zps...)
 			continue
 		}
 		if old := prev.zones[f.origin]; old != nil && old.hash == z.hash && old.SOA.Serial == z.SOA.Serial {
 			z = old // unchanged: keep the compiled zone
 		}
-		set.zones[f.origin] = z
+		b.set.zones[f.origin] = z
 	}
-	set.index()
+	// A file that appeared or went while the others were read is for the
+	// next reload.
+	if again, _, ok := listZones(o.Dir); !ok || !sameFiles(files, again) {
+		b.unsettled = append(b.unsettled, o.Dir)
+	}
+	b.set.index()
 	// Pruning needs the copies directory, whose trouble, if saving
-	// failed, is already reported.
+	// failed, is already reported; and a complete listing.
 	if g != nil && !saveFailed {
 		g.settled()
-		if listed {
+		if len(b.unsettled) == 0 {
 			if err := g.prune(files); err != nil {
-				ps = append(ps, Problem{Path: g.dir, Msg: err.Error()})
-				failed = append(failed, "")
+				b.ps = append(b.ps, Problem{Path: g.dir, Msg: err.Error()})
+				b.failed = append(b.failed, "")
 			}
 		}
 	}
-	ps.Sort()
-	return set, ps, failed
+	b.ps.Sort()
+	return b
+}
+
+// unchanged reports whether the file at path is still the one described
+// by before: same file, size and modification time. A file being written
+// fails this while its writer is at work.
+func unchanged(path string, before fs.FileInfo) bool {
+	after, err := os.Stat(path)
+	return err == nil && os.SameFile(before, after) && after.Size() == before.Size() &&
+		after.ModTime().Equal(before.ModTime())
+}
+
+// sameFiles reports whether two listings name the same zone files.
+func sameFiles(a, b []zoneFile) bool {
+	return slices.EqualFunc(a, b, func(x, y zoneFile) bool { return x.path == y.path })
+}
+
+// keepLoaded is the set built when the zones directory cannot be read
+// (dir == DirUnreadable) or holds no zone files (DirEmpty): data that
+// disappears is a fault to report, never a reason to stop answering (the
+// directory may be between two deploys, or a mount not up yet). Every
+// zone prev serves keeps serving; with nothing loaded yet, every last
+// good copy in g is served instead. ps holds the listing's problems; the
+// first says what is kept.
+func keepLoaded(o Options, sr *serials, prev *Set, now time.Time, g *lastGood, dir DirState, ps Problems) built {
+	b := built{set: prev, dir: dir, failed: []string{""}}
+	var kept string
+	switch {
+	case len(prev.zones) > 0:
+		kept = fmt.Sprintf("every zone loaded (%d) keeps serving until it can be used again", len(prev.zones))
+	case g != nil:
+		var more Problems
+		b.set, more = fromLastGoodCopies(o, sr, now, g)
+		ps = append(ps, more...)
+		kept = fmt.Sprintf("serving the last good copies of %d zones from %s until it can be used", len(b.set.zones), g.dir)
+	default:
+		kept = "no zone is served until it can be used"
+	}
+	ps[0].Msg += "; " + kept
+	b.ps = ps
+	b.ps.Sort()
+	return b
+}
+
+// fromLastGoodCopies loads every last good copy in g, as zone files of
+// the zones directory.
+func fromLastGoodCopies(o Options, sr *serials, now time.Time, g *lastGood) (*Set, Problems) {
+	if _, err := os.Stat(g.dir); errors.Is(err, fs.ErrNotExist) {
+		return NewSet(), nil // nothing saved yet
+	}
+	copies, ps, _ := listZones(g.dir)
+	set := NewSet()
+	for _, c := range copies {
+		f := zoneFile{origin: c.origin, path: filepath.Join(o.Dir, filepath.Base(c.path)), kind: c.kind}
+		z, _, zps := g.load(f, o)
+		ps = append(ps, zps...)
+		if z == nil {
+			continue
+		}
+		if f.kind == ".yaml" {
+			z.setSerial(sr.next(f.origin, z.hash, now))
+		}
+		set.zones[f.origin] = z
+	}
+	set.index()
+	return set, ps
 }
 
 // fromLastGood loads zone file f, which failed with problems ps, from its
