@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +40,9 @@ type Daemon struct {
 	api     *api.Server // nil when api.listen is empty
 	metrics *metrics
 	notify  *notifier // NOTIFY to transfer.notify (notify.go)
+	// zoneWatch watches the zones directory while Run runs with
+	// zones.watch on; nil otherwise.
+	zoneWatch atomic.Pointer[zoneWatch]
 
 	mu  sync.Mutex // serialises reloads; guards cfg
 	cfg *config.Config
@@ -233,6 +238,9 @@ func (d *Daemon) ReloadZones() zones.Problems {
 	defer d.mu.Unlock()
 	ps := d.loader.Reload()
 	d.logProblems(ps)
+	if len(d.loader.Current().Zones()) == 0 {
+		d.log.Error("no zone is served: every query is answered REFUSED", "dir", d.cfg.Zones.Dir)
+	}
 	d.health.Reconcile(healthmesh.Endpoints(d.loader.Current().Policies()))
 	d.notify.zonesLoaded(d.loader.Current()) // sends in the background
 	// Parsing a large zone set leaves hundreds of megabytes of garbage,
@@ -298,6 +306,9 @@ func (d *Daemon) ReloadConfig() error {
 	d.mu.Lock()
 	old := d.cfg
 	c, err := config.Load(old.Path)
+	if err == nil {
+		err = zonesDirUsable(c.Zones.Dir)
+	}
 	if err != nil {
 		d.mu.Unlock()
 		d.metrics.configReloads.WithLabelValues("error").Inc()
@@ -343,9 +354,32 @@ func (d *Daemon) ReloadConfig() error {
 	d.mu.Unlock()
 	d.metrics.configReloads.WithLabelValues("ok").Inc()
 	d.log.Info("config reloaded", "path", c.Path)
+	if zw := d.zoneWatch.Load(); zw != nil {
+		zw.Rearm() // zones.dir may name another directory now
+	}
 	d.reloadGeo()
 	d.ReloadZones()
 	return nil
+}
+
+// zonesDirUsable refuses, in a config reload, a zones directory that
+// cannot be read: a mistyped path would otherwise be taken, and only the
+// zones loaded so far would keep serving, with no change ever seen again.
+// (At start a missing directory is accepted: a mount may not be up yet,
+// and the last good copies serve meanwhile.)
+func zonesDirUsable(dir string) error {
+	if _, err := os.ReadDir(dir); err != nil {
+		return fmt.Errorf("zones.dir: cannot read %s: %w", dir, unwrapPathErr(err))
+	}
+	return nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // openGeo replaces the GeoIP databases with a new list (a config change).
@@ -416,10 +450,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 	}
 	if d.Config().WatchZones() {
-		watch("zones directory", zoneDirs(d.Config().Zones.Dir), func() {
-			d.log.Info("zone files changed; reloading")
-			d.ReloadZones()
-		})
+		zw, err := newZoneWatch(func() string { return d.Config().Zones.Dir }, d.Config().Zones.Debounce, d.log)
+		if err != nil {
+			d.log.Error("cannot watch the zones directory; reload with SIGHUP", "err", err)
+		} else {
+			d.zoneWatch.Store(zw)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				zw.run(ctx, func() bool {
+					d.log.Info("zone files changed; reloading")
+					d.ReloadZones()
+					return d.loader.Pending()
+				})
+			}()
+		}
 	}
 	if dbs := d.Config().GeoIP.Databases; len(dbs) > 0 {
 		watch("geoip databases", parentDirs(dbs), d.reloadGeo)

@@ -3,15 +3,17 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
 
-// watcher turns bursts of file events under a directory into one reload,
-// after the writes have settled for the debounce period.
+// watcher turns bursts of file events in a few directories into one
+// reload, after the writes have settled for the debounce period. It
+// watches the GeoIP databases' directories; the zones directory has a
+// watch of its own (zoneWatch), which survives the directory being
+// replaced.
 type watcher struct {
 	fs       *fsnotify.Watcher
 	debounce time.Duration
@@ -31,20 +33,6 @@ func newWatcher(dirs []string, debounce time.Duration, log *slog.Logger) (*watch
 		}
 	}
 	return &watcher{fs: fw, debounce: debounce, log: log}, nil
-}
-
-// zoneDirs is the zones directory and its immediate subdirectories
-// (targets of $INCLUDE).
-func zoneDirs(dir string) []string {
-	dirs := []string{dir}
-	if ents, err := os.ReadDir(dir); err == nil {
-		for _, e := range ents {
-			if e.IsDir() {
-				dirs = append(dirs, filepath.Join(dir, e.Name()))
-			}
-		}
-	}
-	return dirs
 }
 
 // parentDirs is the distinct directories holding files.
