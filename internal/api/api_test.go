@@ -42,7 +42,7 @@ func (f *fakeBackend) ReloadConfig() (ReloadStatus, error) {
 	if f.err != nil {
 		return ReloadStatus{}, f.err
 	}
-	return ReloadStatus{At: t0, Problems: []string{"zones/example.com.yaml:3: bad TTL"}}, nil
+	return ReloadStatus{At: t0, Problems: []string{"zones/example.com.yaml:3: bad TTL"}, Zones: 1, Directory: "ok"}, nil
 }
 
 func (f *fakeBackend) Explain(_ context.Context, q explain.Query) (*explain.Report, error) {
@@ -61,7 +61,9 @@ func (f *fakeBackend) Status() healthmesh.Status {
 		Members: []healthmesh.Member{{Name: "n1", Region: "eu", Addr: "127.0.0.1:7946", State: "alive"}}}
 }
 
-func (f *fakeBackend) Reload() ReloadStatus { return ReloadStatus{At: t0, OK: true} }
+func (f *fakeBackend) Reload() ReloadStatus {
+	return ReloadStatus{At: t0, OK: true, Zones: 1, Directory: "ok"}
+}
 
 func (f *fakeBackend) Drains() []healthmesh.Drain {
 	f.mu.Lock()
@@ -165,7 +167,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		{name: "status", call: call{method: "GET", path: "/api/v1/status"}, wantCode: 200,
 			wantJSON: `{"node":"n1","region":"eu","members":[{"name":"n1","region":"eu","addr":"127.0.0.1:7946","state":"alive"}],
-				"endpoints":[],"drains":[],"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[]},
+				"endpoints":[],"drains":[],"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[],"zones":1,"directory":"ok","pending":[]},
 				"state":[],"auth":"loopback","now":"2026-01-02T15:05:05Z"}`},
 		{name: "list drains empty", call: call{method: "GET", path: "/api/v1/drains"}, wantCode: 200,
 			wantJSON: `{"drains":[]}`},
@@ -207,7 +209,8 @@ func TestRoutes(t *testing.T) {
 		{name: "no such ui file", call: call{method: "GET", path: "/ui/nope.js"}, wantCode: 404, wantJSON: `{"error":"no such file: /ui/nope.js"}`},
 		{name: "ui subdirectory", call: call{method: "GET", path: "/ui/x/app.js"}, wantCode: 404, wantJSON: `{"error":"no such endpoint: /ui/x/app.js"}`},
 		{name: "reload", call: call{method: "POST", path: "/api/v1/reload"}, wantCode: 200,
-			wantJSON: `{"at":"2026-01-02T15:04:05Z","ok":false,"problems":["zones/example.com.yaml:3: bad TTL"]}`, wantCalls: []string{"reload"}},
+			wantJSON: `{"at":"2026-01-02T15:04:05Z","ok":false,"problems":["zones/example.com.yaml:3: bad TTL"],
+				"zones":1,"directory":"ok","pending":[]}`, wantCalls: []string{"reload"}},
 		{name: "reload config error", call: call{method: "POST", path: "/api/v1/reload"},
 			backErr: fmt.Errorf("meridian.yaml: dns.udp_size: 1 is below 512"), wantCode: 500,
 			wantJSON:  `{"error":"reload failed; the running config is kept: meridian.yaml: dns.udp_size: 1 is below 512"}`,

@@ -65,6 +65,15 @@ type ReloadStatus struct {
 	At       time.Time `json:"at"`
 	OK       bool      `json:"ok"`
 	Problems []string  `json:"problems"`
+	// Zones counts the zones served; 0 means every query is refused.
+	Zones int `json:"zones"`
+	// Directory is how the reload found the zones directory: "ok",
+	// "unreadable" (missing, or not readable) or "empty" (no zone
+	// files). Unless "ok", every zone loaded before keeps serving.
+	Directory string `json:"directory"`
+	// Pending lists the files that changed while the reload read them:
+	// each keeps its previous version until a reload finds it settled.
+	Pending []string `json:"pending"`
 }
 
 // Record is one dynamic record as served now.

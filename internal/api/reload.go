@@ -17,7 +17,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, code, "reload failed; the running config is kept: "+err.Error())
 		return
 	}
-	rs.Problems = nonNil(rs.Problems)
+	rs.Problems, rs.Pending = nonNil(rs.Problems), nonNil(rs.Pending)
 	s.log.Info("api reload", "remote", c.remote, "auth", c.auth, "method", r.Method,
 		"ok", rs.OK, "problems", len(rs.Problems), "status", http.StatusOK)
 	writeJSON(w, http.StatusOK, rs)

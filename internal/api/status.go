@@ -43,6 +43,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	rl := s.b.Reload()
 	rl.Problems = nonNil(rl.Problems)
+	rl.Pending = nonNil(rl.Pending)
 	auth := "loopback"
 	if s.token != nil {
 		auth = "token"

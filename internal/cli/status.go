@@ -161,6 +161,9 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 	}
 
 	rl := st.Reload
+	if !rl.At.IsZero() && rl.Zones == 0 {
+		fmt.Fprintln(w, "NO ZONE IS SERVED: every query is answered REFUSED")
+	}
 	switch {
 	case rl.At.IsZero():
 		fmt.Fprintln(w, "last reload: none yet")
@@ -171,6 +174,12 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		for _, p := range rl.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
+	}
+	if rl.Directory != "" && rl.Directory != "ok" {
+		fmt.Fprintf(w, "zones directory %s: the %d zone(s) loaded keep serving\n", rl.Directory, rl.Zones)
+	}
+	for _, p := range rl.Pending {
+		fmt.Fprintf(w, "  changing while read, retried: %s\n", p)
 	}
 	return tw.Flush()
 }

@@ -20,7 +20,9 @@ func (b backend) Status() healthmesh.Status { return b.d.health.Status() }
 
 func (b backend) Reload() api.ReloadStatus {
 	ps, at := b.d.loader.LastReload()
-	r := api.ReloadStatus{At: at, OK: len(ps) == 0, Problems: []string{}}
+	dir, pending := b.d.loader.Source()
+	r := api.ReloadStatus{At: at, OK: len(ps) == 0, Problems: []string{}, Zones: len(b.d.loader.Current().Zones()),
+		Directory: dir.String(), Pending: append([]string{}, pending...)}
 	for _, p := range ps {
 		r.Problems = append(r.Problems, p.String())
 	}

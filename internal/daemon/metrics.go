@@ -105,13 +105,18 @@ var (
 		"When the last zone reload ran, in seconds since the Unix epoch.", nil, nil)
 	zoneSerialDesc = prometheus.NewDesc("meridian_zone_serial",
 		"SOA serial of each zone served.", []string{"zone"}, nil)
+	zonesServedDesc = prometheus.NewDesc("meridian_zones_served",
+		"Zones served now; 0 means every query is answered REFUSED.", nil, nil)
+	zoneDirDesc = prometheus.NewDesc("meridian_zone_directory_usable",
+		"1 when the last reload could read the zones directory and found zone files in it; 0 when it was missing, unreadable or empty (every zone loaded keeps serving).", nil, nil)
 )
 
 // zoneCollector reads the zone loader's counts and the served set.
 type zoneCollector struct{ l *zones.Loader }
 
 func (c zoneCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{zoneReloadsDesc, zoneErrorsDesc, zoneLastOKDesc, zoneLastAtDesc, zoneSerialDesc} {
+	for _, d := range []*prometheus.Desc{zoneReloadsDesc, zoneErrorsDesc, zoneLastOKDesc, zoneLastAtDesc, zoneSerialDesc,
+		zonesServedDesc, zoneDirDesc} {
 		ch <- d
 	}
 }
@@ -132,9 +137,16 @@ func (c zoneCollector) Collect(ch chan<- prometheus.Metric) {
 	if !at.IsZero() {
 		ch <- prometheus.MustNewConstMetric(zoneLastAtDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9)
 	}
-	for _, z := range c.l.Current().Zones() {
+	zs := c.l.Current().Zones()
+	for _, z := range zs {
 		ch <- prometheus.MustNewConstMetric(zoneSerialDesc, prometheus.GaugeValue, float64(z.SOA.Serial), z.Origin)
 	}
+	ch <- prometheus.MustNewConstMetric(zonesServedDesc, prometheus.GaugeValue, float64(len(zs)))
+	usable := 1.0
+	if dir, _ := c.l.Source(); dir != zones.DirOK {
+		usable = 0
+	}
+	ch <- prometheus.MustNewConstMetric(zoneDirDesc, prometheus.GaugeValue, usable)
 }
 
 var (

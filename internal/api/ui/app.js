@@ -135,6 +135,14 @@
     const out = el('div', { id: 'reload-state', 'data-ok': String(rl.ok) });
     out.append(el('p', {}, rl.ok ? badge('up', 'ok') : badge('down', rl.problems.length + ' problem' + (rl.problems.length === 1 ? '' : 's')),
       ' at ', timeEl(rl.at), isZero(rl.at) ? '' : el('span', { class: 'muted' }, ` (${ago(rl.at, true)} ago)`)));
+    if (!isZero(rl.at) && rl.zones === 0) {
+      out.append(el('p', { id: 'no-zones' }, badge('down', 'no zone served'),
+        ' Every query is answered REFUSED.'));
+    }
+    if (rl.directory && rl.directory !== 'ok') {
+      out.append(el('p', { id: 'zones-dir', 'data-dir': rl.directory }, badge('down', 'zones directory ' + rl.directory),
+        ` The ${rl.zones} zone${rl.zones === 1 ? '' : 's'} loaded keep serving; it is retried by itself.`));
+    }
     if (rl.problems.length) {
       out.append(el('ul', { class: 'problems' }, rl.problems.map((p) => el('li', {}, p))));
       out.append(el('p', { class: 'hint' }, 'Zones with problems keep serving their previous version.'));
