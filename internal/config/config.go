@@ -145,7 +145,7 @@ type Zones struct {
 	// Watch reloads the zones when a file under zones.dir changes.
 	Watch *bool `yaml:"watch"`
 	// Debounce is how long the watcher waits for writes to settle before
-	// reloading.
+	// reloading; it also waits for a file written in place to be closed.
 	Debounce time.Duration `yaml:"debounce"`
 }
 

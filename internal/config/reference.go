@@ -298,8 +298,9 @@ accepted after the reload), ¦transfer.*¦, ¦zones.dir¦, ¦soa.*¦, ¦dynamic_
 settings change is a new endpoint: it starts again from ¦health.assume¦).
 Every other key needs a restart: ¦node.*¦, ¦dns.listen¦, ¦dns.udp_sockets¦,
 ¦dns.tcp.read_timeout¦ and ¦dns.tcp.max_queries¦ (a reload that changes
-them logs a warning), ¦zones.watch¦ and ¦zones.debounce¦ (the watcher also
-keeps watching the old ¦zones.dir¦ until a restart), ¦state_dir¦,
+them logs a warning), ¦zones.watch¦ and ¦zones.debounce¦ (a new
+¦zones.dir¦ is watched from the reload on; one that cannot be read fails
+the reload), ¦state_dir¦,
 ¦log.format¦, ¦health.assume¦, ¦health.concurrency¦, ¦api.*¦ and ¦mesh.*¦.
 Zone files need neither: changes under ¦zones.dir¦ are picked up by
 themselves.
