@@ -44,8 +44,9 @@ type Daemon struct {
 	// zones.watch on; nil otherwise.
 	zoneWatch atomic.Pointer[zoneWatch]
 
-	mu  sync.Mutex // serialises reloads; guards cfg
-	cfg *config.Config
+	mu   sync.Mutex // serialises reloads; guards cfg and said
+	cfg  *config.Config
+	said string // what the last zone reload logged, in short
 
 	qmu  sync.Mutex    // guards qlog
 	qlog *querylog.Log // nil when the query log is off
@@ -233,14 +234,27 @@ func (d *Daemon) logProblems(ps zones.Problems) {
 
 // ReloadZones reloads the zone files with the current config, then
 // points the health checker at the new set's endpoints.
-func (d *Daemon) ReloadZones() zones.Problems {
+func (d *Daemon) ReloadZones() zones.Problems { return d.reloadZones(false) }
+
+// reloadZones is ReloadZones. A retry (the watch trying again while the
+// directory cannot be used) logs what the reload before it logged
+// already at debug level only: a directory missing for an hour is one
+// error line, not one every few seconds.
+func (d *Daemon) reloadZones(retry bool) zones.Problems {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ps := d.loader.Reload()
-	d.logProblems(ps)
-	if len(d.loader.Current().Zones()) == 0 {
-		d.log.Error("no zone is served: every query is answered REFUSED", "dir", d.cfg.Zones.Dir)
+	none := len(d.loader.Current().Zones()) == 0
+	said := fmt.Sprint(none, ps.Error())
+	if retry && said == d.said {
+		d.log.Debug("zone reload retried; nothing changed", "problems", len(ps))
+	} else {
+		d.logProblems(ps)
+		if none {
+			d.log.Error("no zone is served: every query is answered REFUSED", "dir", d.cfg.Zones.Dir)
+		}
 	}
+	d.said = said
 	d.health.Reconcile(healthmesh.Endpoints(d.loader.Current().Policies()))
 	d.notify.zonesLoaded(d.loader.Current()) // sends in the background
 	// Parsing a large zone set leaves hundreds of megabytes of garbage,
@@ -458,9 +472,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				zw.run(ctx, func() bool {
-					d.log.Info("zone files changed; reloading")
-					d.ReloadZones()
+				zw.run(ctx, func(retry bool) bool {
+					if !retry {
+						d.log.Info("zone files changed; reloading")
+					}
+					d.reloadZones(retry)
 					return d.loader.Pending()
 				})
 			}()

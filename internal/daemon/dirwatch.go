@@ -234,14 +234,16 @@ func (w *zoneWatch) writing(now time.Time) bool {
 }
 
 // run calls reload after each settled burst of changes until ctx ends.
-// reload reports whether it left something to retry.
-func (w *zoneWatch) run(ctx context.Context, reload func() (retry bool)) {
+// reload is told whether it is a retry (no change seen since the last
+// call) and reports whether it left something to retry.
+func (w *zoneWatch) run(ctx context.Context, reload func(retry bool) (again bool)) {
 	defer w.n.close()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	tick := time.NewTicker(lookAgain)
 	defer tick.Stop()
 	retry := time.Duration(0) // the delay of the next retry; 0 = none pending
+	changed := false          // since the last reload
 	for {
 		select {
 		case <-ctx.Done():
@@ -256,6 +258,7 @@ func (w *zoneWatch) run(ctx context.Context, reload func() (retry bool)) {
 				w.arm()
 			}
 			if matters {
+				changed = true
 				timer.Reset(w.debounce)
 			}
 		case err := <-w.n.errors():
@@ -264,11 +267,13 @@ func (w *zoneWatch) run(ctx context.Context, reload func() (retry bool)) {
 			}
 		case <-w.rearm:
 			w.arm()
+			changed = true
 			timer.Reset(w.debounce)
 		case <-tick.C:
 			if w.moved() {
 				w.log.Info("zones directory moved, replaced or back; watching it again", "dir", w.dir())
 				w.arm()
+				changed = true
 				timer.Reset(w.debounce)
 			}
 		case <-timer.C:
@@ -277,7 +282,9 @@ func (w *zoneWatch) run(ctx context.Context, reload func() (retry bool)) {
 				continue
 			}
 			w.arm()
-			if !reload() {
+			again := reload(!changed)
+			changed = false
+			if !again {
 				retry = 0
 				continue
 			}

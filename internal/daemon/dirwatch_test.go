@@ -18,7 +18,8 @@ import (
 type watched struct {
 	w     *zoneWatch
 	seen  chan string
-	retry atomic.Bool // what the next reload reports
+	retry   atomic.Bool  // what the next reload reports
+	retries atomic.Int64 // reloads told they were retries
 }
 
 func startWatch(t *testing.T, dir func() string) *watched {
@@ -32,7 +33,10 @@ func startWatch(t *testing.T, dir func() string) *watched {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		zw.run(ctx, func() bool {
+		zw.run(ctx, func(retry bool) bool {
+			if retry {
+				wt.retries.Add(1)
+			}
 			b, err := os.ReadFile(filepath.Join(dir(), "a.zone"))
 			if err != nil {
 				wt.seen <- "error: " + err.Error()
@@ -170,4 +174,7 @@ func TestZoneWatchRetries(t *testing.T) {
 		wt.wait(t, "v2", anything)
 	}
 	wt.retry.Store(false)
+	if n := wt.retries.Load(); n < 2 {
+		t.Errorf("reloads told they were retries: got %d; want the ones after the first", n)
+	}
 }
