@@ -16,8 +16,8 @@ import (
 // watched runs a zoneWatch on the path that dir returns, with a reload
 // that records what the zone file a.zone says at that moment.
 type watched struct {
-	w     *zoneWatch
-	seen  chan string
+	w       *zoneWatch
+	seen    chan string
 	retry   atomic.Bool  // what the next reload reports
 	retries atomic.Int64 // reloads told they were retries
 }
