@@ -4,12 +4,19 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"strconv"
 )
 
 // Digest fingerprints the zones a set serves, for comparing nodes: two
 // nodes loaded from the same files have the same digest, whatever their
 // directories, load order or clocks.
 type Digest [32]byte
+
+// DigestVersion numbers the definition of Digest. Nodes compare only
+// digests of the same version, so a change to what the digest covers must
+// come with a new version, lest a fleet in the middle of an upgrade see
+// every node drift.
+const DigestVersion = 1
 
 // DigestLen is the number of bytes of a digest that Short keeps: enough
 // that different zone sets do not collide by accident.
@@ -47,7 +54,7 @@ func (s *Set) Digest() Digest {
 		h.Write(b[:])
 		h.Write(p)
 	}
-	h.Write([]byte("meridian zone set 1\n"))
+	h.Write([]byte("meridian zone set " + strconv.Itoa(DigestVersion) + "\n"))
 	for _, z := range s.Zones() {
 		field([]byte(z.Origin))
 		field(z.hash[:])
