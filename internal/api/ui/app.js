@@ -147,8 +147,10 @@
       'zones ' + zs.digest.slice(0, 8) + ' (' + zs.count + ')');
     if (zs.drifting) {
       note.append(' ', badge('down', 'drifting ' + ago(zs.since)));
+      note.title += ', differing from the majority\'s since ' + clock(zs.since);
     } else if (zs.differs) {
       note.append(' ', badge('warn', 'differs ' + ago(zs.since)));
+      note.title += ', differing from the majority\'s since ' + clock(zs.since);
     }
     return note;
   }
