@@ -33,7 +33,16 @@ type MeshOptions struct {
 	GossipInterval   time.Duration
 	ProbeInterval    time.Duration
 	PushPullInterval time.Duration
+
+	// DriftGrace is how long a member's zone set may differ from the
+	// majority's before it is flagged as drifting; 0 means
+	// DefaultDriftGrace.
+	DriftGrace time.Duration
 }
+
+// DefaultDriftGrace leaves a deploy time to reach every node before the
+// ones it has not reached yet are flagged.
+const DefaultDriftGrace = 30 * time.Second
 
 // maxMsg bounds one gossip message so that a few fit in a UDP packet.
 const maxMsg = 1000
@@ -44,8 +53,12 @@ type mesh struct {
 	ml    *memberlist.Memberlist
 	queue *memberlist.TransmitLimitedQueue
 	join  []string
+	grace time.Duration // MeshOptions.DriftGrace
 	stop  chan struct{}
-	wg    sync.WaitGroup
+	// metaDirty asks metaLoop to announce this node's metadata again
+	// (its zone set changed); it holds at most one request.
+	metaDirty chan struct{}
+	wg        sync.WaitGroup
 
 	aliveMu sync.Mutex        // guards alive and known
 	alive   map[string]bool   // members memberlist reports alive
@@ -84,7 +97,11 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesh.bind: %w", err)
 	}
-	m := &mesh{node: n, join: o.Join, stop: make(chan struct{}), alive: map[string]bool{n.name: true}, known: map[string]Member{}}
+	m := &mesh{node: n, join: o.Join, grace: o.DriftGrace, stop: make(chan struct{}), metaDirty: make(chan struct{}, 1),
+		alive: map[string]bool{n.name: true}, known: map[string]Member{}}
+	if m.grace <= 0 {
+		m.grace = DefaultDriftGrace
+	}
 	c := memberlist.DefaultLANConfig()
 	c.Name = n.name
 	c.BindAddr, c.BindPort = host, port
@@ -117,8 +134,9 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	m.ml = ml
 	m.queue = &memberlist.TransmitLimitedQueue{NumNodes: ml.NumMembers, RetransmitMult: c.RetransmitMult}
 	n.log.Info("mesh listening", "addr", fmt.Sprintf("%s:%d", c.BindAddr, ml.LocalNode().Port), "encrypted", o.Key != nil)
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.joinLoop()
+	go m.metaLoop()
 	return m, nil
 }
 
@@ -161,6 +179,34 @@ func (m *mesh) joinLoop() {
 		if len(missing) > 0 && backoff < 10*time.Second {
 			backoff = min(backoff*2, 10*time.Second)
 		}
+	}
+}
+
+// metaLoop announces this node's metadata again whenever it changes.
+// memberlist's UpdateNode waits for the broadcast to leave, so it runs
+// here rather than in the reload that changed the zone set. A failure
+// needs no retry: the new metadata is in memberlist's own state already,
+// and push/pull carries it if the broadcast did not.
+func (m *mesh) metaLoop() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.metaDirty:
+			if err := m.ml.UpdateNode(2 * time.Second); err != nil {
+				m.node.log.Debug("mesh: announcing the new zone set", "err", err)
+			}
+		}
+	}
+}
+
+// metaChanged asks metaLoop to announce the node's metadata; it never
+// blocks.
+func (m *mesh) metaChanged() {
+	select {
+	case m.metaDirty <- struct{}{}:
+	default: // a request is pending already; it will read the newest
 	}
 }
 
@@ -264,20 +310,14 @@ func (b *broadcast) Invalidates(other memberlist.Broadcast) bool {
 func (b *broadcast) Message() []byte { return b.msg }
 func (b *broadcast) Finished()       {}
 
-// leavingMeta ends the metadata of a node that is leaving the mesh.
-const leavingMeta = "\nleaving"
-
-// NodeMeta implements memberlist.Delegate: the node's region, marked
-// while the node leaves.
+// NodeMeta implements memberlist.Delegate: the node's region and zone
+// set (meta.go), marked while the node leaves.
 func (m *mesh) NodeMeta(limit int) []byte {
-	r := []byte(m.node.region)
-	if len(r) > limit-len(leavingMeta) {
-		r = r[:limit-len(leavingMeta)]
+	md := nodeMeta{region: m.node.region, leaving: m.leaving.Load()}
+	if zs := m.node.zoneSet.Load(); zs != nil {
+		md.zones = metaZones{version: zs.Version, digest: zs.Digest, count: len(zs.Zones)}
 	}
-	if m.leaving.Load() {
-		r = append(r, leavingMeta...)
-	}
-	return r
+	return encodeMeta(md, limit)
 }
 
 // NotifyMsg implements memberlist.Delegate. Garbage is counted and ignored.
@@ -344,19 +384,27 @@ func (m *mesh) MergeRemoteState(buf []byte, _ bool) {
 func (m *mesh) NotifyJoin(n *memberlist.Node) { m.setMember(n, "alive", "joined") }
 
 // NotifyLeave implements memberlist.EventDelegate.
-func (m *mesh) NotifyLeave(n *memberlist.Node) {
-	state := "dead"
-	if strings.HasSuffix(string(n.Meta), leavingMeta) {
-		state = "left"
-	}
-	m.setMember(n, state, "left or failed")
-}
+func (m *mesh) NotifyLeave(n *memberlist.Node) { m.setMember(n, "dead", "left or failed") }
 
 // NotifyUpdate implements memberlist.EventDelegate.
 func (m *mesh) NotifyUpdate(n *memberlist.Node) { m.setMember(n, "alive", "") }
 
+// setMember records what memberlist says of member n: state is alive,
+// or dead, which its metadata turns into left when it says so. Metadata
+// that is malformed in part is counted with the malformed messages; what
+// could be read of it is kept.
 func (m *mesh) setMember(n *memberlist.Node, state, what string) {
-	mem := Member{Name: n.Name, Region: strings.TrimSuffix(string(n.Meta), leavingMeta), Addr: n.Address(), State: state}
+	md, err := decodeMeta(n.Meta)
+	if state == "dead" && md.leaving {
+		state = "left"
+	}
+	mem := Member{Name: n.Name, Region: md.region, Addr: n.Address(), State: state,
+		ZoneSet: MemberZones{Digest: md.zones.digest, Count: md.zones.count}, zonesVersion: md.zones.version}
+	if err != nil {
+		m.badMsgs.Add(1)
+		mem.MetaError = err.Error()
+		m.node.log.Debug("mesh: malformed member metadata", "member", n.Name, "err", err, "bytes", len(n.Meta))
+	}
 	m.aliveMu.Lock()
 	m.alive[mem.Name] = state == "alive"
 	m.known[mem.Name] = mem

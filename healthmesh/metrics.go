@@ -55,7 +55,11 @@ var (
 	meshBytesDesc = prometheus.NewDesc("meridian_mesh_bytes_total",
 		"Bytes of gossip messages sent and received, by direction.", []string{"direction"}, nil)
 	meshMalformedDesc = prometheus.NewDesc("meridian_mesh_malformed_messages_total",
-		"Gossip messages and state exchanges ignored because they could not be decoded or were malformed.", nil, nil)
+		"Gossip messages, state exchanges and member metadata ignored (in whole or part) because they could not be decoded or were malformed.", nil, nil)
+	zoneDriftDesc = prometheus.NewDesc("meridian_mesh_zone_drift",
+		"Live mesh members (this node included) whose zone set has differed from the majority's for longer than mesh.drift_grace, as this node sees them.", nil, nil)
+	zoneDriftSelfDesc = prometheus.NewDesc("meridian_mesh_zone_drift_self",
+		"1 while this node's own zone set has differed from the majority's for longer than mesh.drift_grace, else 0.", nil, nil)
 	drainsDesc = prometheus.NewDesc("meridian_drains_active",
 		"Operator drains in force.", nil, nil)
 )
@@ -74,7 +78,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.n.checker.metrics.probes.Describe(ch)
 	c.n.checker.metrics.latency.Describe(ch)
 	c.n.verdictChanges.Describe(ch)
-	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc} {
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc, zoneDriftDesc, zoneDriftSelfDesc} {
 		ch <- d
 	}
 }
@@ -127,6 +131,15 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(in), "received")
 	ch <- prometheus.MustNewConstMetric(meshMalformedDesc, prometheus.CounterValue, float64(bad))
 	ch <- prometheus.MustNewConstMetric(drainsDesc, prometheus.GaugeValue, float64(len(n.Drains())))
+	drifting, self := 0.0, 0.0
+	if v := n.drift.Load(); v != nil {
+		drifting = float64(v.drifting)
+		if v.members[n.name].drifting {
+			self = 1
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(zoneDriftDesc, prometheus.GaugeValue, drifting)
+	ch <- prometheus.MustNewConstMetric(zoneDriftSelfDesc, prometheus.GaugeValue, self)
 }
 
 // newVerdictChanges is the counter of verdict flips, by endpoint and the

@@ -41,6 +41,9 @@ type Node struct {
 
 	verdicts atomic.Pointer[verdictTable]
 	drainTab atomic.Pointer[drainTable]
+	zoneSet  atomic.Pointer[ZoneSet]   // this node's, from SetZones; nil before the first
+	drift    atomic.Pointer[driftView] // published by the ticker; nil before its first tick
+	driftT   driftTracker              // the ticker's alone
 
 	verdictChanges *prometheus.CounterVec // by endpoint and new verdict
 
@@ -168,6 +171,7 @@ func (n *Node) tick() {
 			return
 		case now := <-t.C:
 			n.recompute(now)
+			n.updateDrift(now)
 			n.mu.Lock()
 			if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
 				n.publishDrainsLocked(now)
@@ -508,6 +512,7 @@ func (n *Node) Status() Status {
 	} else {
 		st.Members = []Member{{Name: n.name, Region: n.region, State: "alive"}}
 	}
+	n.zoneStatus(&st)
 	local := map[string]EndpointStatus{}
 	for _, s := range n.checker.Status() {
 		local[s.Endpoint.ID()] = s

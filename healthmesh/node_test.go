@@ -32,7 +32,7 @@ func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func
 			first = addr
 		}
 		o := &MeshOptions{Bind: addr, Key: key, Insecure: key == nil,
-			ProbeInterval: 200 * time.Millisecond, PushPullInterval: 2 * time.Second}
+			ProbeInterval: 200 * time.Millisecond, PushPullInterval: 2 * time.Second, DriftGrace: 300 * time.Millisecond}
 		if i > 0 {
 			o.Join = []string{first}
 		}

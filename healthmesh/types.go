@@ -55,6 +55,14 @@ type Member struct {
 	Region string `json:"region"`
 	Addr   string `json:"addr"`
 	State  string `json:"state"` // alive, suspect, dead, left
+	// ZoneSet is the zone set the member serves, as its metadata says,
+	// and how it compares with the majority of live members.
+	ZoneSet MemberZones `json:"zone_set"`
+	// MetaError says why the member's metadata could not be read whole
+	// (what could be read is shown); "" when it could.
+	MetaError string `json:"meta_error,omitempty"`
+
+	zonesVersion int // of ZoneSet.Digest
 }
 
 // EndpointState is everything known about one endpoint, for the API.
@@ -74,4 +82,7 @@ type Status struct {
 	Members   []Member        `json:"members"`
 	Endpoints []EndpointState `json:"endpoints"`
 	Drains    []Drain         `json:"drains"` // active ones
+	// ZoneSet is this node's zone set, zone by zone, and how the mesh
+	// compares.
+	ZoneSet LocalZones `json:"zone_set"`
 }

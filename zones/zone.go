@@ -28,6 +28,10 @@ type Zone struct {
 	nodes   map[string]*node
 	apex    *node
 	hash    [32]byte // content hash, SOA serial excluded
+	// ownSerial is set when the loader handed out the SOA serial (a YAML
+	// zone) rather than reading it from the file: it then says when this
+	// node saw the content change, not what the content is.
+	ownSerial bool
 }
 
 // node is one owner name.
@@ -116,6 +120,7 @@ func compile(origin, path string, records []*Record, soa *dns.SOA) *Zone {
 // the zone is compiled and hashed, in the SOA and the negative answers'
 // copy of it, and in their wire form.
 func (z *Zone) setSerial(serial uint32) {
+	z.ownSerial = true
 	z.SOA.Serial, z.neg.Serial = serial, serial
 	z.negWire = packed.Of(z.negNs)
 	if s := z.apex.get(dns.TypeSOA); s != nil {

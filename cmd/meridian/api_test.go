@@ -423,15 +423,23 @@ func TestAPITokenEnforcement(t *testing.T) {
 var (
 	stampRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ( \((in )?[0-9hms.]+( ago)?\))?`)
 	portRE  = regexp.MustCompile(`(127\.0\.0\.\d+):\d+`)
+	// The zones of these tests name origin ports, so their digests and
+	// hashes change from run to run, and YAML serials come from the clock.
+	digestRE = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
+	hashRE   = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
+	serialRE = regexp.MustCompile(`\b\d{10}\b`)
 )
 
-// maskStatus replaces what changes from run to run (times, ports) in
+// maskStatus replaces what changes from run to run (times, ports, zone
+// digests and serials) in
 // the output of `meridian status`. Masking changes the widths of cells,
 // so each table is cut into cells at its header's columns first and
 // lined up again afterwards.
 func maskStatus(s string) string {
 	mask := func(c string) string {
-		return portRE.ReplaceAllString(stampRE.ReplaceAllString(c, "TIME"), "$1:PORT")
+		c = portRE.ReplaceAllString(stampRE.ReplaceAllString(c, "TIME"), "$1:PORT")
+		c = digestRE.ReplaceAllString(c, "DIGEST")
+		return serialRE.ReplaceAllString(hashRE.ReplaceAllString(c, "HASH"), "SERIAL")
 	}
 	headerCell := regexp.MustCompile(`[A-Z]+( [A-Z]+)*`)
 	var b bytes.Buffer

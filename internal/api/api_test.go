@@ -58,7 +58,16 @@ func (f *fakeBackend) Explain(_ context.Context, q explain.Query) (*explain.Repo
 
 func (f *fakeBackend) Status() healthmesh.Status {
 	return healthmesh.Status{Node: "n1", Region: "eu",
-		Members: []healthmesh.Member{{Name: "n1", Region: "eu", Addr: "127.0.0.1:7946", State: "alive"}}}
+		Members: []healthmesh.Member{
+			{Name: "n1", Region: "eu", Addr: "127.0.0.1:7946", State: "alive", ZoneSet: healthmesh.MemberZones{Digest: "3f2a9c0d11b2e4f5", Count: 1}},
+			{Name: "n2", Region: "us", Addr: "127.0.0.2:7946", State: "alive",
+				ZoneSet: healthmesh.MemberZones{Digest: "0000000000000000", Count: 1, Differs: true, Since: t0.Add(-time.Minute), Drifting: true}},
+			{Name: "n3", Region: "us", Addr: "127.0.0.3:7946", State: "alive", ZoneSet: healthmesh.MemberZones{Digest: "3f2a9c0d11b2e4f5", Count: 1}},
+			{Name: "n4", Region: "ap", Addr: "127.0.0.4:7946", State: "alive", MetaError: "meta: malformed zones field"},
+		},
+		ZoneSet: healthmesh.LocalZones{Digest: "3f2a9c0d11b2e4f5", Count: 1, Majority: "3f2a9c0d11b2e4f5", Drifting: 1,
+			Grace: 30 * time.Second, Zones: []healthmesh.ZoneSerial{{Origin: "example.com.", Serial: 1767366245, Hash: "abcdef012345"}}},
+	}
 }
 
 func (f *fakeBackend) Reload() ReloadStatus {
@@ -166,8 +175,15 @@ func TestRoutes(t *testing.T) {
 		wantHdr   map[string]string
 	}{
 		{name: "status", call: call{method: "GET", path: "/api/v1/status"}, wantCode: 200,
-			wantJSON: `{"node":"n1","region":"eu","members":[{"name":"n1","region":"eu","addr":"127.0.0.1:7946","state":"alive"}],
-				"endpoints":[],"drains":[],"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[],"zones":1,"directory":"ok","pending":[]},
+			wantJSON: `{"node":"n1","region":"eu","members":[
+				{"name":"n1","region":"eu","addr":"127.0.0.1:7946","state":"alive","zone_set":{"digest":"3f2a9c0d11b2e4f5","count":1,"differs":false,"drifting":false}},
+				{"name":"n2","region":"us","addr":"127.0.0.2:7946","state":"alive","zone_set":{"digest":"0000000000000000","count":1,"differs":true,"since":"2026-01-02T15:03:05Z","drifting":true}},
+				{"name":"n3","region":"us","addr":"127.0.0.3:7946","state":"alive","zone_set":{"digest":"3f2a9c0d11b2e4f5","count":1,"differs":false,"drifting":false}},
+				{"name":"n4","region":"ap","addr":"127.0.0.4:7946","state":"alive","zone_set":{"digest":"","count":0,"differs":false,"drifting":false},"meta_error":"meta: malformed zones field"}],
+				"endpoints":[],"drains":[],
+				"zone_set":{"digest":"3f2a9c0d11b2e4f5","count":1,"majority":"3f2a9c0d11b2e4f5","drifting":1,"drift_grace":30000000000,
+					"zones":[{"origin":"example.com.","serial":1767366245,"hash":"abcdef012345"}]},
+				"records":[],"reload":{"at":"2026-01-02T15:04:05Z","ok":true,"problems":[],"zones":1,"directory":"ok","pending":[]},
 				"state":[],"auth":"loopback","now":"2026-01-02T15:05:05Z"}`},
 		{name: "list drains empty", call: call{method: "GET", path: "/api/v1/drains"}, wantCode: 200,
 			wantJSON: `{"drains":[]}`},

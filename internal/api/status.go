@@ -32,6 +32,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st.Endpoints[i].Observations = nonNil(st.Endpoints[i].Observations)
 	}
 	st.Drains = nonNil(st.Drains)
+	st.ZoneSet.Zones = nonNil(st.ZoneSet.Zones)
 	recs := nonNil(s.b.Records())
 	for i := range recs {
 		recs[i].Rules = nonNil(recs[i].Rules)

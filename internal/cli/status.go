@@ -104,7 +104,7 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		}
 		return members[i].Name < members[j].Name
 	})
-	row("REGION", "NODE", "STATE", "ADDRESS")
+	row("REGION", "NODE", "STATE", "ADDRESS", "ZONE SET")
 	prev := "\x00"
 	for _, m := range members {
 		region := m.Region
@@ -116,9 +116,10 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		if m.Name == st.Node {
 			name += " (this node)"
 		}
-		row(orDash(region), name, m.State, orDash(m.Addr))
+		row(orDash(region), name, m.State, orDash(m.Addr), memberZones(m, st.Now))
 	}
 	flush()
+	writeZoneSet(w, tw, st)
 
 	if len(st.Records) > 0 {
 		row("RECORD", "TYPE", "POOL", "FALLBACK", "VALUE", "WEIGHT", "VERDICT", "SERVED")
@@ -182,6 +183,71 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		fmt.Fprintf(w, "  changing while read, retried: %s\n", p)
 	}
 	return tw.Flush()
+}
+
+// memberZones is a member's zone set: its digest and size, and how long
+// it has differed from the majority's.
+func memberZones(m healthmesh.Member, now time.Time) string {
+	z := m.ZoneSet
+	if z.Digest == "" {
+		if m.MetaError != "" {
+			return "unreadable (" + m.MetaError + ")"
+		}
+		return "unknown"
+	}
+	s := fmt.Sprintf("%s (%d zone%s)", z.Digest, z.Count, plural(z.Count))
+	switch {
+	case z.Drifting:
+		s += " DRIFTING since " + stamp(z.Since, now)
+	case z.Differs:
+		s += " differs since " + stamp(z.Since, now)
+	}
+	return s
+}
+
+// writeZoneSet prints how this node's zone set compares with the mesh,
+// and its zones with their serials.
+func writeZoneSet(w io.Writer, tw *tabwriter.Writer, st api.StatusReply) {
+	zs := st.ZoneSet
+	var self healthmesh.MemberZones
+	for _, m := range st.Members {
+		if m.Name == st.Node {
+			self = m.ZoneSet
+		}
+	}
+	verdict := "the same as the majority of the live members"
+	switch {
+	case zs.Digest == "":
+		verdict = "no zones loaded yet"
+	case self.Drifting:
+		verdict = "DRIFTING: differs from the majority's " + zs.Majority + " since " + stamp(self.Since, st.Now)
+	case self.Differs:
+		verdict = "differs from the majority's " + zs.Majority + " since " + stamp(self.Since, st.Now) +
+			" (flagged after " + roughly(zs.Grace) + ")"
+	case zs.Majority == "":
+		verdict = "no zone set is served by a majority of the live members"
+	}
+	fmt.Fprintf(w, "zone set: %s (%d zone%s), %s\n", orDash(zs.Digest), zs.Count, plural(zs.Count), verdict)
+	if zs.Drifting > 0 {
+		fmt.Fprintf(w, "drifting: %d live member%s\n", zs.Drifting, plural(zs.Drifting))
+	}
+	fmt.Fprintln(w)
+	if len(zs.Zones) == 0 {
+		return
+	}
+	fmt.Fprintln(tw, "ZONE\tSERIAL\tHASH")
+	for _, z := range zs.Zones {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", z.Origin, z.Serial, z.Hash)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // verdictText is a value's state as answers see it: the health verdict,

@@ -209,6 +209,11 @@ type Mesh struct {
 	// PushPullInterval is how often memberlist exchanges full state with a
 	// random member; 0s keeps its LAN default of 30s.
 	PushPullInterval time.Duration `yaml:"push_pull_interval"`
+	// DriftGrace is how long a node's zone set may differ from the one
+	// more than half of the live members serve before it is flagged as
+	// drifting (status, metrics): long enough for a deploy to reach every
+	// node.
+	DriftGrace time.Duration `yaml:"drift_grace"`
 }
 
 // API configures the HTTP API that operators and `meridian drain` use.
@@ -270,6 +275,7 @@ func Default() *Config {
 		Log:         Log{Level: "info", Format: "text", Queries: QueryLog{Sample: 0.01}},
 		Health: Health{Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 2,
 			Expect: []string{"200-399"}, TLSVerify: true, Assume: "up", Concurrency: 64},
+		Mesh:     Mesh{DriftGrace: 30 * time.Second},
 		API:      API{Listen: "127.0.0.1:8053"},
 		Transfer: Transfer{TSIG: TSIG{Algorithm: "hmac-sha256"}},
 	}
@@ -489,6 +495,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Mesh.Join) > 0 && c.Mesh.Bind == "" {
 		bad("mesh.join", "needs mesh.bind")
+	}
+	if c.Mesh.DriftGrace <= 0 {
+		bad("mesh.drift_grace", "must be more than 0s")
 	}
 	if l := c.API.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil {

@@ -57,6 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{"health timeout not shorter", "health: {interval: 1s, timeout: 1s}\n", []string{`m.yaml: health: interval and timeout must be positive, timeout shorter than interval (got 1s, 1s)`}},
 		{"health expect", "health: {expect: [\"2xx\"]}\n", []string{`m.yaml: health.expect: "2xx" is not a status code or range like 200-399`}},
 		{"health assume", "health: {assume: maybe}\n", []string{`m.yaml: health.assume: "maybe" is not one of up, down`}},
+		{"drift grace not positive", "mesh: {drift_grace: 0s}\n", []string{`m.yaml: mesh.drift_grace: must be more than 0s`}},
 		{"unknown health key", "health: {intervall: 1s}\n", []string{`m.yaml:1: unknown key "health.intervall"`}},
 		{"unknown api key", "api: {lisen: x}\n", []string{`m.yaml:1: unknown key "api.lisen"`}},
 		{"bad api listen", "api: {listen: nowhere}\n", []string{`m.yaml: api.listen: "nowhere" is not host:port`}},

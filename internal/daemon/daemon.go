@@ -256,6 +256,7 @@ func (d *Daemon) reloadZones(retry bool) zones.Problems {
 	}
 	d.said = said
 	d.health.Reconcile(healthmesh.Endpoints(d.loader.Current().Policies()))
+	d.health.SetZones(zoneSet(d.loader.Current()))
 	d.notify.zonesLoaded(d.loader.Current()) // sends in the background
 	// Parsing a large zone set leaves hundreds of megabytes of garbage,
 	// and the replaced set is garbage too: give it back to the system now
@@ -303,7 +304,7 @@ func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
 	}
 	o := &healthmesh.MeshOptions{Bind: c.Mesh.Bind, Advertise: c.Mesh.Advertise, Join: c.Mesh.Join,
 		Insecure: c.Mesh.Insecure, GossipInterval: c.Mesh.GossipInterval, ProbeInterval: c.Mesh.ProbeInterval,
-		PushPullInterval: c.Mesh.PushPullInterval}
+		PushPullInterval: c.Mesh.PushPullInterval, DriftGrace: c.Mesh.DriftGrace}
 	if c.Mesh.Keyfile != "" {
 		key, err := healthmesh.ReadKey(c.Mesh.Keyfile)
 		if err != nil {

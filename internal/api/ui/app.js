@@ -119,16 +119,61 @@
       const list = el('ul', { class: 'nodes' });
       for (const m of nodes) {
         const kind = m.state === 'alive' ? 'up' : (m.state === 'suspect' ? 'warn' : 'down');
-        list.append(el('li', { 'data-member': m.name, 'data-state': m.state },
+        const zs = m.zone_set || {};
+        list.append(el('li', { 'data-member': m.name, 'data-state': m.state,
+          'data-zones': zs.digest || 'unknown', 'data-drifting': String(!!zs.drifting) },
           el('span', { class: 'name' }, m.name),
           m.name === st.node ? el('span', { class: 'tag' }, 'this node') : null,
           m.addr ? el('span', { class: 'muted small' }, m.addr) : null,
+          memberZones(m),
           badge(kind, m.state)));
       }
       out.append(el('div', { class: 'region', 'data-region': r },
         el('h3', {}, r, el('span', { class: 'muted small' }, ` ${alive}/${nodes.length} alive`)), list));
     }
+    out.append(renderZoneSet(st));
     return out;
+  }
+
+  // memberZones is the note on a member's zone set: its digest and size,
+  // and whether it differs from the one most live members serve.
+  function memberZones(m) {
+    const zs = m.zone_set || {};
+    if (!zs.digest) {
+      return el('span', { class: 'zone-note muted small', title: m.meta_error || 'announces no zone set' },
+        m.meta_error ? 'zones: unreadable' : 'zones: unknown');
+    }
+    const note = el('span', { class: 'zone-note muted small', title: 'zone set digest ' + zs.digest },
+      'zones ' + zs.digest.slice(0, 8) + ' (' + zs.count + ')');
+    if (zs.drifting) {
+      note.append(' ', badge('down', 'drifting ' + ago(zs.since)));
+      note.title += ', differing from the majority\'s since ' + clock(zs.since);
+    } else if (zs.differs) {
+      note.append(' ', badge('warn', 'differs ' + ago(zs.since)));
+      note.title += ', differing from the majority\'s since ' + clock(zs.since);
+    }
+    return note;
+  }
+
+  // renderZoneSet says how this node's zone set compares with the mesh,
+  // and lists its zones with their serials.
+  function renderZoneSet(st) {
+    const zs = st.zone_set;
+    if (!zs) return null;
+    const me = st.members.find((m) => m.name === st.node) || {};
+    const mine = me.zone_set || {};
+    let verdict;
+    if (!zs.digest) verdict = 'no zones loaded yet';
+    else if (mine.drifting) verdict = el('span', {}, badge('down', 'drifting'), ' differs from the majority\'s ' + zs.majority + ' since ', timeEl(mine.since));
+    else if (mine.differs) verdict = el('span', {}, badge('warn', 'differs'), ' from the majority\'s ' + zs.majority + ' since ', timeEl(mine.since));
+    else if (!zs.majority) verdict = 'no zone set is served by a majority of the live members';
+    else verdict = 'the same as the majority of the live members';
+    const list = el('ul', { class: 'zones small' }, (zs.zones || []).map((z) =>
+      el('li', { 'data-zone': z.origin }, el('code', {}, z.origin), ' serial ' + z.serial + ' · ', el('code', {}, z.hash))));
+    return el('div', { id: 'zone-set', class: 'zone-set', 'data-drifting': zs.drifting },
+      el('p', { class: 'small' }, 'This node\'s zone set ', el('code', {}, zs.digest || '–'), ` (${zs.count} zone${zs.count === 1 ? '' : 's'}): `, verdict),
+      zs.drifting ? el('p', { class: 'hint' }, `${zs.drifting} live member${zs.drifting === 1 ? '' : 's'} flagged as drifting (differing for longer than ${span(millis(zs.drift_grace))}).`) : null,
+      el('details', {}, el('summary', { class: 'small' }, 'Zones and serials'), list));
   }
 
   function renderReload(rl, state) {
