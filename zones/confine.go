@@ -34,3 +34,13 @@ func readInRoot(root *os.Root, name string) ([]byte, error) {
 	}
 	return nil, unwrapPath(err)
 }
+
+// readZoneFile reads a zone file of dir, named by its base name.
+func readZoneFile(dir, name string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer root.Close()
+	return readInRoot(root, name)
+}

@@ -349,9 +349,9 @@ func loadZone(f zoneFile, o Options) (z *Zone, src []byte, ps Problems) {
 	var soa *dns.SOA
 	switch f.kind {
 	case ".yaml":
-		data, err := os.ReadFile(f.path)
+		data, err := readZoneFile(o.Dir, filepath.Base(f.path))
 		if err != nil {
-			return nil, nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
+			return nil, nil, Problems{{Path: f.path, Msg: err.Error()}}
 		}
 		src = data
 		records, ps = ParseYAML(f.path, f.origin, data, o.SOA.TTL)
