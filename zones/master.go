@@ -322,8 +322,9 @@ func (m *masterParse) scratch() []byte {
 // masterRun is the text one parser reads: a prefix setting its state,
 // entries [from, to) of a file, and probes reporting the state at the end.
 // It is the parser's io.ByteReader, and counts what the parser has read to
-// tell which entry a record or an error comes from: the lexer never reads
-// past the newline that ends a record.
+// tell which entry a record or an error comes from: the lexer reads no
+// further than the newline that ends a record it returns (after an error
+// it may have read a word more; see errorEntry).
 type masterRun struct {
 	f        *masterFile
 	from, to int // the entries
