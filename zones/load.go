@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -496,9 +495,9 @@ func loadZone(f zoneFile, o Options) (z *Zone, src []byte, ps Problems) {
 	var soa *dns.SOA
 	switch f.kind {
 	case ".yaml":
-		data, err := os.ReadFile(f.path)
+		data, err := readZoneFile(o.Dir, filepath.Base(f.path))
 		if err != nil {
-			return nil, nil, Problems{{Path: f.path, Msg: unwrapPath(err).Error()}}
+			return nil, nil, Problems{{Path: f.path, Msg: err.Error()}}
 		}
 		src = data
 		records, ps = ParseYAML(f.path, f.origin, data, o.SOA.TTL)
@@ -507,6 +506,11 @@ func loadZone(f zoneFile, o Options) (z *Zone, src []byte, ps Problems) {
 		}
 	case ".zone":
 		records, soa, ps = parseMaster(f.path, f.origin, o.Dir)
+		if len(ps) > 0 && len(records) == 0 && soa == nil {
+			// Nothing read (or nothing parsed): that the apex lacks
+			// its SOA and NS says nothing more.
+			return nil, nil, ps
+		}
 	}
 	ps = append(ps, validateZone(f, records, soa)...)
 	if len(ps) > 0 {
@@ -662,82 +666,4 @@ func writeNode(b *strings.Builder, n *yaml.Node) {
 		}
 		b.WriteByte(']')
 	}
-}
-
-var parseErrRE = regexp.MustCompile(`^(.*?): dns: (.*): "(.*)" at line: (\d+):\d+$`)
-
-// parseMaster reads an RFC 1035 master file with $INCLUDE confined to dir.
-func parseMaster(path, origin, dir string) ([]*Record, *dns.SOA, Problems) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, nil, Problems{{Path: path, Msg: unwrapPath(err).Error()}}
-	}
-	defer root.Close()
-	fsys := root.FS()
-	rel := filepath.Base(path)
-	fh, err := fsys.Open(rel)
-	if err != nil {
-		return nil, nil, Problems{{Path: path, Msg: unwrapPath(err).Error()}}
-	}
-	defer fh.Close()
-	zp := dns.NewZoneParser(fh, origin, rel)
-	zp.SetIncludeAllowed(true)
-	zp.SetIncludeFS(fsys)
-	zp.SetDefaultTTL(3600)
-
-	byKey := map[string]*Record{}
-	var records []*Record
-	var soa *dns.SOA
-	var ps Problems
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		h := rr.Header()
-		h.Name = lower(h.Name)
-		if h.Class != dns.ClassINET {
-			ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("%s: only class IN is served", h.Name)})
-			continue
-		}
-		if s, ok := rr.(*dns.SOA); ok {
-			if h.Name != origin || soa != nil {
-				ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf("%s: SOA allowed only once, at the apex", h.Name)})
-				continue
-			}
-			soa = s
-			continue
-		}
-		rel := strings.TrimSuffix(strings.TrimSuffix(h.Name, origin), ".")
-		typ := dns.TypeToString[h.Rrtype]
-		key := rel + "/" + typ
-		r := byKey[key]
-		if r == nil {
-			r = &Record{Name: rel, Type: typ, TTL: h.Ttl}
-			byKey[key] = r
-			records = append(records, r)
-		}
-		r.RRs = append(r.RRs, rr)
-	}
-	if err := zp.Err(); err != nil {
-		ps = append(ps, masterProblem(path, dir, err))
-	}
-	return records, soa, ps
-}
-
-// masterProblem turns a ZoneParser error into path:line form.
-func masterProblem(path, dir string, err error) Problem {
-	m := parseErrRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return Problem{Path: path, Msg: err.Error()}
-	}
-	line, _ := strconv.Atoi(m[4])
-	file := filepath.Join(dir, filepath.FromSlash(m[1]))
-	msg := m[2]
-	switch {
-	case strings.HasPrefix(msg, "failed to open") && errors.Is(err, fs.ErrInvalid):
-		return Problem{Path: file, Line: line, Msg: fmt.Sprintf("$INCLUDE %q is outside the zones directory", m[3])}
-	case strings.HasPrefix(msg, "failed to open") && errors.Is(err, fs.ErrNotExist):
-		return Problem{Path: file, Line: line, Msg: fmt.Sprintf("$INCLUDE %q: no such file in the zones directory", m[3])}
-	}
-	if m[3] != "" {
-		msg += fmt.Sprintf(" at %q", m[3])
-	}
-	return Problem{Path: file, Line: line, Msg: msg}
 }
