@@ -2,8 +2,8 @@ package healthmesh
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +28,14 @@ type MeshOptions struct {
 	Join      []string // peers to join; retried with backoff while unreachable
 	Key       []byte   // 16, 24 or 32-byte AES key; nil = unencrypted (refused with Join unless Insecure)
 	Insecure  bool     // allow joining without a key
+
+	// ProbersPerRegion, when above 0, has only that many nodes of each
+	// region probe each endpoint, chosen by rendezvous hash over the
+	// region's live members; 0 = every node probes every endpoint.
+	ProbersPerRegion int
+	// VectorGrace is how long a dead or departed member's observations
+	// are kept; 0 = DefaultVectorGrace.
+	VectorGrace time.Duration
 
 	// Tuning; zero values keep memberlist's LAN defaults. Tests shorten them.
 	GossipInterval   time.Duration
@@ -272,11 +280,10 @@ func (m *mesh) broadcast(msgs [][]byte) {
 	}
 }
 
-// broadcastOwn re-announces all of this node's observations, with their
-// ages, so they stay fresh on every peer.
-func (m *mesh) broadcastOwn() {
-	m.broadcast(chunk(m.node.name, m.node.region, m.node.ownItems(time.Now()), maxMsg))
-}
+// relay passes on a peer's message that taught this node something:
+// gossip is epidemic only if receivers relay, since memberlist sends a
+// broadcast to a few nodes.
+func (m *mesh) relay(b []byte) { m.queue.QueueBroadcast(newBroadcast(b)) }
 
 // broadcast is a queued message. A newer message about the same thing
 // (one observer's batch of the same endpoints, one drain target) replaces
@@ -287,18 +294,15 @@ type broadcast struct {
 }
 
 func newBroadcast(b []byte) *broadcast {
-	kind, batch, drain, err := decodeMsg(b)
 	key := ""
-	switch {
+	switch kind, v, l, d, err := decodeMsg(b); {
 	case err != nil:
-	case kind == msgObservations:
-		ids := make([]string, len(batch.Items))
-		for i, it := range batch.Items {
-			ids[i] = it.Endpoint
-		}
-		key = "o|" + batch.Observer + "|" + strings.Join(ids, ",")
+	case kind == msgVector:
+		key = fmt.Sprintf("v|%s|%d", v.observer, v.start)
+	case kind == msgList:
+		key = fmt.Sprintf("l|%s|%d", l.list, l.start)
 	case kind == msgDrain:
-		key = "d|" + drain.Target
+		key = "d|" + d.Target
 	}
 	return &broadcast{key: key, msg: b}
 }
@@ -313,34 +317,39 @@ func (b *broadcast) Finished()       {}
 // NodeMeta implements memberlist.Delegate: the node's region and zone
 // set (meta.go), marked while the node leaves.
 func (m *mesh) NodeMeta(limit int) []byte {
-	md := nodeMeta{region: m.node.region, leaving: m.leaving.Load()}
+	md := nodeMeta{region: m.node.region, leaving: m.leaving.Load(), key: m.node.key.Public().(ed25519.PublicKey)}
 	if zs := m.node.zoneSet.Load(); zs != nil {
 		md.zones = metaZones{version: zs.Version, digest: zs.Digest, count: len(zs.Zones)}
 	}
 	return encodeMeta(md, limit)
 }
 
-// NotifyMsg implements memberlist.Delegate. Garbage is counted and ignored.
+// NotifyMsg implements memberlist.Delegate: it decodes and enqueues, and
+// counts garbage.
 func (m *mesh) NotifyMsg(b []byte) {
 	m.bytesIn.Add(int64(len(b)))
 	m.msgsIn.Add(1)
-	kind, batch, drain, err := decodeMsg(b)
+	m.take(b)
+}
+
+// take decodes one message (gossiped, or an item of a push/pull state)
+// and hands it on: pages to the loop, drains to the node.
+func (m *mesh) take(b []byte) {
+	kind, v, l, d, err := decodeMsg(b)
 	if err != nil {
 		m.badMsgs.Add(1)
 		m.node.log.Debug("mesh: ignored malformed message", "bytes", len(b))
 		return
 	}
-	// What taught us something is passed on: gossip is epidemic only if
-	// receivers relay, since memberlist sends a broadcast to a few nodes.
-	relay := false
 	switch kind {
-	case msgObservations:
-		relay = m.node.mergeBatch(batch, time.Now())
+	case msgVector:
+		m.node.enqueue(event{kind: evPage, page: v, raw: append([]byte(nil), b...)})
+	case msgList:
+		m.node.enqueue(event{kind: evList, list: l})
 	case msgDrain:
-		relay = m.node.mergeDrain(*drain)
-	}
-	if relay {
-		m.queue.QueueBroadcast(newBroadcast(append([]byte(nil), b...)))
+		if m.node.mergeDrain(*d) {
+			m.relay(append([]byte(nil), b...))
+		}
 	}
 }
 
@@ -354,28 +363,34 @@ func (m *mesh) GetBroadcasts(overhead, limit int) [][]byte {
 	return msgs
 }
 
-// LocalState implements memberlist.Delegate: every fresh observation this
-// node holds (its own and its peers') and every drain.
+// LocalState implements memberlist.Delegate: the pages of every live
+// member's vector and the endpoint lists they need (made by the loop),
+// and every drain.
 func (m *mesh) LocalState(bool) []byte {
-	b, _ := json.Marshal(m.node.fullState(time.Now()))
-	return b
+	var items [][]byte
+	if st := m.node.state.Load(); st != nil {
+		items, _ = decodeItems(*st)
+	}
+	for _, d := range m.node.drainList() {
+		if b, err := encode(msgDrain, d); err == nil {
+			items = append(items, b)
+		}
+	}
+	return encodeItems(items)
 }
 
-// MergeRemoteState implements memberlist.Delegate. A state with anything
-// malformed in it is ignored whole, and counted, as a message would be.
+// MergeRemoteState implements memberlist.Delegate. A state that cannot
+// be split into items is ignored whole and counted; each item is then
+// taken as a message would be.
 func (m *mesh) MergeRemoteState(buf []byte, _ bool) {
-	var st wireState
-	if err := json.Unmarshal(buf, &st); err != nil || !st.valid() {
+	items, err := decodeItems(buf)
+	if err != nil {
 		m.badMsgs.Add(1)
 		m.node.log.Debug("mesh: ignored malformed state", "bytes", len(buf))
 		return
 	}
-	now := time.Now()
-	for i := range st.Batches {
-		m.node.mergeBatch(&st.Batches[i], now)
-	}
-	for _, d := range st.Drains {
-		m.node.mergeDrain(d)
+	for _, it := range items {
+		m.take(it)
 	}
 }
 
@@ -409,6 +424,15 @@ func (m *mesh) setMember(n *memberlist.Node, state, what string) {
 	m.alive[mem.Name] = state == "alive"
 	m.known[mem.Name] = mem
 	m.aliveMu.Unlock()
+	if !m.node.enqueue(event{kind: evMember, name: n.Name, mk: memberKey{region: md.region, key: md.key, alive: state == "alive"}}) {
+		// A membership change must not be lost: hand it over apart.
+		go func() {
+			select {
+			case m.node.events <- event{kind: evMember, name: n.Name, mk: memberKey{region: md.region, key: md.key, alive: state == "alive"}}:
+			case <-m.node.stop:
+			}
+		}()
+	}
 	if what != "" && mem.Name != m.node.name {
 		m.node.log.Info("mesh member "+what, "member", mem.Name, "region", mem.Region, "addr", mem.Addr)
 	}

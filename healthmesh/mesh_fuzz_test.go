@@ -1,8 +1,7 @@
 package healthmesh
 
 import (
-	"bytes"
-	"encoding/json"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -13,11 +12,14 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
+// delegateIDs are the endpoints of the delegate node's zones.
+var delegateIDs = testIDs(40)
+
 // newDelegate returns a node whose mesh is only its memberlist delegate,
-// without sockets: the test calls what memberlist would. The node is
-// closed first, which stops its ticker, so the test drives it alone; it
-// still merges what it is sent. It already holds an observation from n2
-// and a drain.
+// without sockets: the test calls what memberlist would, and pump plays
+// the loop. The node is closed first, so the test drives it alone. It
+// knows member n2 (region us) by its metadata, and already holds n2's
+// vector and a drain.
 func newDelegate(t testing.TB) (*Node, *mesh) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
@@ -29,79 +31,103 @@ func newDelegate(t testing.TB) (*Node, *mesh) {
 	m := &mesh{node: n, stop: make(chan struct{}), alive: map[string]bool{"n1": true, "n2": true}, known: map[string]Member{},
 		queue: &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 2 }, RetransmitMult: 4}}
 	n.mesh = m
+	n.view.setEndpoints(delegateIDs, time.Now()) // as if its zones had these endpoints
+	m.setMember(&memberlist.Node{Name: "n2", Meta: encodeMeta(nodeMeta{region: "us", key: testKey("n2").Public().(ed25519.PublicKey)}, 512)}, "alive", "")
+	pump(n)
 	for _, b := range meshSeeds()[:2] {
 		m.NotifyMsg(b)
 	}
-	if st := meshState(n); m.badMsgs.Load() != 0 || strings.Count(st, "\n") != 2 {
+	pump(n)
+	if st := meshState(n); m.badMsgs.Load() != 0 || !strings.Contains(st, "observer n2") || !strings.Contains(st, "drain") {
 		t.Fatalf("setting up: %d malformed messages; state\n%s", m.badMsgs.Load(), st)
 	}
 	return n, m
 }
 
+// pump runs the events waiting for the loop, as the loop would.
+func pump(n *Node) {
+	now := time.Now()
+	for {
+		select {
+		case ev := <-n.events:
+			n.handle(ev, now)
+		default:
+			n.publishVerdicts(now)
+			return
+		}
+	}
+}
+
 // meshSeeds are messages as nodes send them, and some that no node sends.
 func meshSeeds() [][]byte {
+	l := newList(delegateIDs)
 	until := time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)
-	return [][]byte{
-		encode(msgObservations, wireBatch{Observer: "n2", Region: "us", Items: []wireObs{
-			{Endpoint: "ep1", Up: true, Since: 1767366245000, Seq: 7, AgeMS: 120},
-			{Endpoint: "ep2", Up: false, Since: 1767366245000, Seq: 8, AgeMS: 0},
-		}}),
-		encode(msgDrain, Drain{Target: "pool:eu", Until: until, Reason: "maintenance", SetAt: until.Add(-time.Hour), By: "api@127.0.0.1"}),
-		encode(msgDrain, Drain{Target: "198.51.100.1", SetAt: until, By: "n3", Deleted: true}),
-		encode(msgObservations, wireBatch{Observer: "n1", Region: "eu", Items: []wireObs{{Endpoint: "ep1", Seq: 1}}}),
+	drain := func(d Drain) []byte { b, _ := encode(msgDrain, d); return b }
+	seeds := [][]byte{
+		testPage("n2", "us", 3, l, 0, map[int]bool{1: true, 7: true}),
+		drain(Drain{Target: "pool:eu", Until: until, Reason: "maintenance", SetAt: until.Add(-time.Hour), By: "api@127.0.0.1"}),
+		drain(Drain{Target: "198.51.100.1", SetAt: until, By: "n3", Deleted: true}),
+		testPage("n2", "us", 4, l, 0, map[int]bool{2: true}),
+		testPage("n3", "ap", 1, l, 0, nil),                      // not a member: no key to check it with
+		testPage("n2", "ap", 5, l, 0, nil),                      // another region than its metadata says
+		forged("n2", "us", 9, l),                                // signed by another key
+		testPage("n1", "eu", 99, l, 0, map[int]bool{0: true}),   // our own name
+		testPage("n2", "us", 6, newList(testIDs(5)), 0, nil),    // another list
+		listPages(newList(testIDs(5)))[0],
 		nil,
-		[]byte("o"),
-		[]byte("o{}"),
-		[]byte(`o{"n":"n2","i":[{"e":"ep1","q":9,"a":-5000}]}`),
-		[]byte(`o{"n":"n2","i":[{"e":"","q":9}]}`),
+		[]byte("V"),
+		[]byte("V\x01\x00"),
 		[]byte(`d{"target":""}`),
 		[]byte(`d{"target":"x","set_at":"not a time"}`),
-		[]byte(`x{"n":"n2"}`),
+		[]byte(`o{"n":"n2","r":"us","i":[{"e":"ep1","q":18446744073709551615}]}`), // the old format
 		[]byte("\x00\xff\xfe"),
 	}
+	return seeds
+}
+
+// forged is a page in observer's name signed with a key not its own.
+func forged(observer, region string, version uint64, l *epList) []byte {
+	raw := testPage("mallory", region, version, l, 0, map[int]bool{0: true, 1: true, 2: true})
+	p, _ := decodeVector(raw)
+	p.observer = observer
+	return encodeVector(p, testKey("mallory"))
 }
 
 // meshState is what a node learned from the mesh, in a comparable form.
 func meshState(n *Node) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	var lines []string
-	for id, byObs := range n.obs {
-		for observer, e := range byObs {
-			lines = append(lines, fmt.Sprintf("obs %q %q %+v", id, observer, *e))
+	for name, o := range n.view.observers {
+		if name == n.name {
+			continue
 		}
+		var bits strings.Builder
+		for i := range n.view.list.ids {
+			switch {
+			case !getBit(o.known, i):
+				bits.WriteByte('.')
+			case getBit(o.up, i):
+				bits.WriteByte('u')
+			default:
+				bits.WriteByte('d')
+			}
+		}
+		lines = append(lines, fmt.Sprintf("observer %s %s v%d list %s alive %v %s", name, o.region, o.version, o.list, o.alive, bits.String()))
 	}
+	for h := range n.view.lists {
+		lines = append(lines, "list "+h.String())
+	}
+	n.mu.Lock()
 	for target, d := range n.drains {
 		lines = append(lines, fmt.Sprintf("drain %q %+v", target, d))
 	}
+	n.mu.Unlock()
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
 
-// checkWellFormed checks that everything n holds could have been sent by
-// a node: named endpoints and observers, no observation seen after now,
-// drains with targets.
-func checkWellFormed(t *testing.T, in []byte, n *Node, now time.Time) {
-	t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for id, byObs := range n.obs {
-		for observer, e := range byObs {
-			if id == "" || observer == "" || e.seen.After(now) {
-				t.Fatalf("%q: holds observation of %q by %q seen %v after now", in, id, observer, e.seen.Sub(now))
-			}
-		}
-	}
-	for target := range n.drains {
-		if target == "" {
-			t.Fatalf("%q: holds a drain without target", in)
-		}
-	}
-}
-
 // FuzzMeshMessage sends arbitrary gossip messages to a node. A message
-// that does not decode is ignored and counted; one that does is merged,
-// and re-encodes to itself.
+// that does not decode is ignored and counted, and changes nothing; one
+// that decodes changes at most its sender's own vector or its drain.
 func FuzzMeshMessage(f *testing.F) {
 	for _, b := range meshSeeds() {
 		f.Add(b)
@@ -110,9 +136,9 @@ func FuzzMeshMessage(f *testing.F) {
 		n, m := newDelegate(t)
 		before := meshState(n)
 		m.NotifyMsg(b)
-		now := time.Now()
+		pump(n)
 		bad := m.badMsgs.Load()
-		kind, batch, drain, err := decodeMsg(b)
+		kind, page, _, _, err := decodeMsg(b)
 		if err != nil {
 			if bad != 1 {
 				t.Fatalf("%q: malformed (%v) but counted %d times", b, err, bad)
@@ -125,57 +151,38 @@ func FuzzMeshMessage(f *testing.F) {
 		if bad != 0 {
 			t.Fatalf("%q: decodes, yet counted as malformed", b)
 		}
-		checkWellFormed(t, b, n, now)
-		var v any = batch
-		if kind == msgDrain {
-			v = drain
+		if kind == msgVector && page.observer != "n2" {
+			if after := meshState(n); after != before {
+				t.Fatalf("%q: a page for %q (no key known) changed the state", b, page.observer)
+			}
 		}
-		once := encode(kind, v)
-		_, batch2, drain2, err := decodeMsg(once)
-		if err != nil {
-			t.Fatalf("%q: re-encoded as %q, which does not decode: %v", b, once, err)
-		}
-		if v = batch2; kind == msgDrain {
-			v = drain2
-		}
-		if twice := encode(kind, v); !bytes.Equal(once, twice) {
-			t.Fatalf("%q: re-encodes as %q, then as %q", b, once, twice)
+		if len(n.view.observers) > 2 || len(n.view.lists) > maxLists {
+			t.Fatalf("%q: holds %d observers, %d lists", b, len(n.view.observers), len(n.view.lists))
 		}
 	})
 }
 
 // FuzzMeshState sends an arbitrary push/pull state to a node: ignored and
-// counted when it does not decode, else merged.
+// counted when it does not split into items, else taken item by item.
 func FuzzMeshState(f *testing.F) {
 	n, _ := newDelegate(f)
+	n.snapshotState()
 	f.Add(n.mesh.LocalState(false))
-	f.Add([]byte(`{"b":[{"n":"n3","r":"ap","i":[{"e":"ep9","u":true,"s":1,"q":2,"a":30}]}],"d":[{"target":"x","set_at":"2026-01-02T15:04:05Z","by":"n3"}]}`))
-	f.Add([]byte(`{"b":[{"n":"","i":[{"e":"ep9"}]}]}`))
-	f.Add([]byte(`{"b":[{"n":"n3","i":[{"e":"ep9","a":-1000000}]}]}`))
-	f.Add([]byte(`{"d":[{"target":""}]}`))
-	f.Add([]byte(`{"b":{}}`))
-	f.Add([]byte(`null`))
+	f.Add(encodeItems(meshSeeds()))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n, m := newDelegate(t)
 		before := meshState(n)
 		m.MergeRemoteState(b, false)
-		now := time.Now()
-		bad := m.badMsgs.Load()
-		var st wireState
-		if err := json.Unmarshal(b, &st); err != nil && bad != 1 {
-			t.Fatalf("%q: malformed (%v) but counted %d times", b, err, bad)
-		}
-		if bad > 1 {
-			t.Fatalf("%q: counted %d times", b, bad)
-		}
-		if bad == 1 {
-			if after := meshState(n); after != before {
-				t.Fatalf("%q: malformed, yet state changed from\n%s\nto\n%s", b, before, after)
+		pump(n)
+		if _, err := decodeItems(b); err != nil {
+			if m.badMsgs.Load() != 1 {
+				t.Fatalf("%q: malformed but counted %d times", b, m.badMsgs.Load())
 			}
-			return
+			if after := meshState(n); after != before {
+				t.Fatalf("%q: malformed, yet state changed", b)
+			}
 		}
-		checkWellFormed(t, b, n, now)
 	})
 }
 
@@ -189,31 +196,27 @@ func TestMeshMalformedCounted(t *testing.T) {
 	if got, ok := gather(t, n)[counter]; !ok || got != 0 {
 		t.Fatalf("%s: got %v (exported: %v) before any garbage; want 0", counter, got, ok)
 	}
+	page := testPage("n2", "us", 50, newList(delegateIDs), 0, map[int]bool{3: true})
 	tests := []struct {
 		name  string
 		send  func([]byte)
 		input string
 	}{
 		{"empty message", m.NotifyMsg, ""},
-		{"type only", m.NotifyMsg, "o"},
+		{"type only", m.NotifyMsg, "V"},
 		{"unknown type", m.NotifyMsg, `x{"n":"n2"}`},
-		{"not JSON", m.NotifyMsg, "o{\"n\":\"n2\",\"i\":[\xff"},
-		{"no observer", m.NotifyMsg, `o{"i":[{"e":"ep1","q":99}]}`},
-		{"no endpoint", m.NotifyMsg, `o{"n":"n2","i":[{"e":"","q":99}]}`},
-		{"age from the future", m.NotifyMsg, `o{"n":"n2","i":[{"e":"ep1","q":99,"a":-60000}]}`},
-		{"age beyond a duration", m.NotifyMsg, `o{"n":"n2","i":[{"e":"ep1","q":99,"a":9223372036854775807}]}`},
+		{"the old observation format", m.NotifyMsg, `o{"n":"n2","r":"us","i":[{"e":"ep1","q":99}]}`},
+		{"page cut short", m.NotifyMsg, string(page[:len(page)-1])},
+		{"page with a byte more", m.NotifyMsg, string(page) + "x"},
 		{"drain without target", m.NotifyMsg, `d{"set_at":"2030-01-01T00:00:00Z","by":"n3"}`},
 		{"drain with a bad time", m.NotifyMsg, `d{"target":"pool:us","set_at":"tomorrow"}`},
-		{"state not JSON", func(b []byte) { m.MergeRemoteState(b, false) }, "\x00\x01garbage"},
-		{"state of the wrong shape", func(b []byte) { m.MergeRemoteState(b, true) }, `{"b":{"n":"n2"}}`},
-		{"state with one bad batch", func(b []byte) { m.MergeRemoteState(b, false) },
-			`{"b":[{"n":"n3","i":[{"e":"ep7","q":1}]},{"n":"","i":[{"e":"ep1","q":99}]}]}`},
-		{"state with a drain without target", func(b []byte) { m.MergeRemoteState(b, false) },
-			`{"d":[{"target":"pool:ap","set_at":"2030-01-01T00:00:00Z","by":"n3"},{"set_at":"2030-01-01T00:00:00Z"}]}`},
+		{"state not items", func(b []byte) { m.MergeRemoteState(b, false) }, "\x00\x01garbage"},
+		{"state claiming more items", func(b []byte) { m.MergeRemoteState(b, false) }, "S\x00\x00\x00\x02\x00\x00\x00\x01V"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.send([]byte(tt.input))
+			pump(n)
 			if got, want := gather(t, n)[counter], float64(i+1); got != want {
 				t.Errorf("%s: got %v; want %v", counter, got, want)
 			}
@@ -223,11 +226,51 @@ func TestMeshMalformedCounted(t *testing.T) {
 		})
 	}
 	// A good message still merges, and is not counted.
-	m.NotifyMsg([]byte(`o{"n":"n2","r":"us","i":[{"e":"ep1","u":true,"q":99,"a":10}]}`))
+	m.NotifyMsg(page)
+	pump(n)
 	if got, want := gather(t, n)[counter], float64(len(tests)); got != want {
 		t.Errorf("%s after a good message: got %v; want %v", counter, got, want)
 	}
 	if meshState(n) == before {
 		t.Errorf("a good message changed nothing")
+	}
+}
+
+// TestMeshIdentity: pages count only when signed by the key in their
+// member's metadata, for the region it says, newer than what is held;
+// a member's new key (a restarted process) replaces its old vector even
+// with a lower version.
+func TestMeshIdentity(t *testing.T) {
+	n, m := newDelegate(t)
+	l := newList(delegateIDs)
+	state := func() string { return meshState(n) }
+	base := state()
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"signed by another key", forged("n2", "us", 9, l)},
+		{"no member of that name", testPage("n9", "us", 9, l, 0, map[int]bool{0: true})},
+		{"another region", testPage("n2", "ap", 9, l, 0, map[int]bool{0: true})},
+		{"older than held", testPage("n2", "us", 2, l, 0, map[int]bool{0: true})},
+		{"this node's own name", testPage("n1", "eu", 9, l, 0, map[int]bool{0: true})},
+	} {
+		m.NotifyMsg(tt.msg)
+		pump(n)
+		if got := state(); got != base {
+			t.Errorf("%s: state changed from\n%s\nto\n%s", tt.name, base, got)
+		}
+	}
+	if r := n.view.refused; r.badSig != 2 || r.unsigned != 1 || r.stale != 1 {
+		t.Errorf("refusals: got %+v; want 2 bad signatures, 1 unsigned, 1 stale", r)
+	}
+	// n2 restarts: a new key, and its versions start again.
+	newKey := testKey("n2 again")
+	m.setMember(&memberlist.Node{Name: "n2", Meta: encodeMeta(nodeMeta{region: "us", key: newKey.Public().(ed25519.PublicKey)}, 512)}, "alive", "")
+	p, _ := decodeVector(testPage("n2", "us", 1, l, 0, map[int]bool{9: true}))
+	m.NotifyMsg(encodeVector(p, newKey))
+	pump(n)
+	if o := n.view.observers["n2"]; o == nil || o.version != 1 || getBit(o.up, 9) || !getBit(o.up, 1) {
+		t.Errorf("after n2's restart: got %v; want its new vector (version 1, endpoint 9 down)", state())
 	}
 }

@@ -2,6 +2,8 @@ package healthmesh
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
@@ -35,6 +37,7 @@ const (
 	maxZoneCount  = 1 << 24 // far beyond any zone set a node loads
 	digestHexLen  = 16      // zones.DigestLen bytes, in hex
 	zonesFieldKey = "zones"
+	keyFieldKey   = "key"
 )
 
 var (
@@ -42,6 +45,7 @@ var (
 	errMetaLines    = errors.New("meta: too many lines")
 	errMetaZones    = errors.New("meta: malformed zones field")
 	errMetaRepeated = errors.New("meta: zones field given twice")
+	errMetaKey      = errors.New("meta: malformed key field")
 )
 
 // nodeMeta is a member's metadata, decoded.
@@ -49,6 +53,7 @@ type nodeMeta struct {
 	region  string
 	leaving bool
 	zones   metaZones
+	key     ed25519.PublicKey // verifies the member's vector pages (vector.go); nil when not sent
 }
 
 // metaZones is a member's zone set as its metadata announces it. The
@@ -67,6 +72,10 @@ func (z metaZones) known(version int) bool { return z.digest != "" && z.version 
 // fit is cut from the region, whose first line alone is sent.
 func encodeMeta(m nodeMeta, limit int) []byte {
 	var tail []byte
+	if len(m.key) == ed25519.PublicKeySize {
+		tail = append(tail, "\n"+keyFieldKey+"="...)
+		tail = base64.RawURLEncoding.AppendEncode(tail, m.key)
+	}
 	if m.zones.digest != "" {
 		tail = append(tail, '\n')
 		tail = append(tail, zonesFieldKey+"="...)
@@ -112,6 +121,12 @@ func decodeMeta(b []byte) (m nodeMeta, err error) {
 		case !field:
 			if line == "leaving" {
 				m.leaving = true
+			}
+		case key == keyFieldKey:
+			if k, e := base64.RawURLEncoding.DecodeString(val); e == nil && len(k) == ed25519.PublicKeySize && m.key == nil {
+				m.key = k
+			} else {
+				m.key, err = nil, errMetaKey
 			}
 		case key != zonesFieldKey:
 		case seen:

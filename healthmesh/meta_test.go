@@ -1,6 +1,9 @@
 package healthmesh
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -37,16 +40,24 @@ func TestMetaDecode(t *testing.T) {
 		{"zones twice", "us\nzones=1:" + testDigest + ":1\nzones=1:0000000000000000:1", nodeMeta{region: "us"}, errMetaRepeated},
 		{"too many lines", "us" + strings.Repeat("\nx=1", maxMetaLines) + "\nleaving", nodeMeta{leaving: true}, errMetaLines},
 		{"too long", strings.Repeat("x", memberlist.MetaMaxSize+1), nodeMeta{}, errMetaTooLong},
+		{"key", "us\nkey=" + base64.RawURLEncoding.EncodeToString(testPub), nodeMeta{region: "us", key: testPub}, nil},
+		{"key too short", "us\nkey=AAAA", nodeMeta{region: "us"}, errMetaKey},
+		{"key not base64", "us\nkey=" + strings.Repeat("*", 43), nodeMeta{region: "us"}, errMetaKey},
+		{"key twice", "us\nkey=" + base64.RawURLEncoding.EncodeToString(testPub) + "\nkey=" +
+			base64.RawURLEncoding.EncodeToString(testPub), nodeMeta{region: "us"}, errMetaKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := decodeMeta([]byte(tt.in))
-			if got != tt.want || err != tt.wantErr {
+			if !reflect.DeepEqual(got, tt.want) || err != tt.wantErr {
 				t.Errorf("got %+v, %v; want %+v, %v", got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
 }
+
+// testPub is a member's public key, for metadata.
+var testPub = []byte(testKey("n2").Public().(ed25519.PublicKey))
 
 func TestMetaEncode(t *testing.T) {
 	zones := metaZones{version: 1, digest: testDigest, count: 12}
@@ -84,15 +95,16 @@ func TestMetaEncode(t *testing.T) {
 // state; malformed metadata is counted and what can be read is kept.
 func TestNodeMeta(t *testing.T) {
 	n, m := newDelegate(t)
-	if got := string(m.NodeMeta(memberlist.MetaMaxSize)); got != "eu" {
-		t.Errorf("before any zones: got %q; want %q", got, "eu")
+	key := "\nkey=" + base64.RawURLEncoding.EncodeToString(n.key.Public().(ed25519.PublicKey))
+	if got := string(m.NodeMeta(memberlist.MetaMaxSize)); got != "eu"+key {
+		t.Errorf("before any zones: got %q; want %q", got, "eu"+key)
 	}
 	n.SetZones(ZoneSet{Version: 1, Digest: testDigest, Zones: []ZoneSerial{{Origin: "example.com.", Serial: 7, Hash: "abcdef012345"}}})
-	if got, want := string(m.NodeMeta(memberlist.MetaMaxSize)), "eu\nzones=1:"+testDigest+":1"; got != want {
+	if got, want := string(m.NodeMeta(memberlist.MetaMaxSize)), "eu"+key+"\nzones=1:"+testDigest+":1"; got != want {
 		t.Errorf("with zones: got %q; want %q", got, want)
 	}
 	m.leaving.Store(true)
-	if got, want := string(m.NodeMeta(memberlist.MetaMaxSize)), "eu\nzones=1:"+testDigest+":1\nleaving"; got != want {
+	if got, want := string(m.NodeMeta(memberlist.MetaMaxSize)), "eu"+key+"\nzones=1:"+testDigest+":1\nleaving"; got != want {
 		t.Errorf("leaving: got %q; want %q", got, want)
 	}
 
@@ -149,7 +161,7 @@ func FuzzMeshMeta(f *testing.F) {
 				t.Fatalf("%q: re-encodes to %d bytes", b, len(once))
 			}
 			again, err := decodeMeta(once)
-			if err != nil || again != md {
+			if err != nil || !reflect.DeepEqual(again, md) {
 				t.Fatalf("%q: decoded as %+v, re-encoded as %q, which decodes as %+v, %v", b, md, once, again, err)
 			}
 		}

@@ -1,6 +1,7 @@
 package healthmesh
 
 import (
+	"github.com/meridiandns/meridian/pools"
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,15 +90,15 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	n.checker.metrics.latency.Collect(ch)
 	n.verdictChanges.Collect(ch)
 
-	n.mu.Lock()
-	for id, ep := range n.endpoints {
+	t := n.verdicts.Load()
+	for _, ep := range *n.eps.Load() {
+		id := ep.ID()
 		up := 0.0
-		if v, ok := n.last[id]; !ok || v.up {
+		if t.state[id] != pools.Unhealthy {
 			up = 1 // no verdict yet: answers treat it as up
 		}
 		ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, id, ep.String())
 	}
-	n.mu.Unlock()
 
 	var members []Member
 	var in, out, msgsIn, msgsOut, bad int64

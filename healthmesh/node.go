@@ -1,11 +1,13 @@
 package healthmesh
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,14 +49,26 @@ type Node struct {
 
 	verdictChanges *prometheus.CounterVec // by endpoint and new verdict
 
-	mu        sync.Mutex                      // guards everything below
-	obs       map[string]map[string]*obsEntry // endpoint ID → observer → entry
-	endpoints map[string]Endpoint             // the endpoints this node knows (from its zones)
-	last      map[string]verdictState         // last verdict per endpoint
-	drains    map[string]Drain                // by target, tombstones included
-	seq       uint64                          // last sequence number handed out
-	drainErr  error                           // last persistence error
-	drainW    drainWrites                     // persistence, for status and metrics
+	// The loop's alone (loop.go): the view of every vector, this node's
+	// vector version, its endpoints by ID and those it probes.
+	view             *view
+	version          uint64
+	known            map[string]Endpoint
+	probing          map[string]bool
+	tableList        listHash // the list the published verdict table follows
+	probersPerRegion int
+
+	key      ed25519.PrivateKey         // signs this node's vector; lives as long as the process
+	events   chan event                 // to the loop
+	probeSet chan []Endpoint            // from the loop to the checker (reconcile)
+	dropped  atomic.Int64               // peer events dropped because the loop's queue was full
+	eps      atomic.Pointer[[]Endpoint] // the endpoints, for metrics
+	state    atomic.Pointer[[]byte]     // what push/pull hands a peer, made by the loop
+
+	mu       sync.Mutex       // guards the drains and their persistence below
+	drains   map[string]Drain // by target, tombstones included
+	drainErr error            // last persistence error
+	drainW   drainWrites      // persistence, for status and metrics
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -103,11 +117,20 @@ type drainTable struct {
 func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 	n := &Node{
 		name: o.Name, region: o.Region, log: o.Log, checker: checker,
-		obs: map[string]map[string]*obsEntry{}, endpoints: map[string]Endpoint{},
-		last: map[string]verdictState{}, drains: map[string]Drain{}, stop: make(chan struct{}),
-		verdictChanges: newVerdictChanges(),
+		drains: map[string]Drain{}, stop: make(chan struct{}),
+		verdictChanges: newVerdictChanges(), key: newNodeKey(), events: make(chan event, queueSize),
+		probeSet: make(chan []Endpoint, 1), known: map[string]Endpoint{},
 	}
+	grace := DefaultVectorGrace
+	if o.Mesh != nil {
+		n.probersPerRegion = o.Mesh.ProbersPerRegion
+		if o.Mesh.VectorGrace > 0 {
+			grace = o.Mesh.VectorGrace
+		}
+	}
+	n.view = newView(o.Name, o.Region, grace)
 	n.verdicts.Store(&verdictTable{state: map[string]pools.State{}})
+	n.eps.Store(&[]Endpoint{})
 	n.drainTab.Store(&drainTable{})
 	var loadErr error
 	if o.StateDir != "" {
@@ -124,24 +147,25 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 		}
 		n.mesh = m
 	}
-	n.wg.Add(1)
-	go n.tick()
+	n.wg.Add(2)
+	go n.loop()
+	go n.reconcile()
 	return n, loadErr
 }
+
+// DefaultVectorGrace is how long a dead or departed member's vector is
+// kept, so that a member back within it counts at once.
+const DefaultVectorGrace = 30 * time.Second
 
 // Checker returns the node's prober.
 func (n *Node) Checker() *Checker { return n.checker }
 
 // Reconcile sets the endpoints this node probes and decides on.
 func (n *Node) Reconcile(eps []Endpoint) {
-	n.mu.Lock()
-	n.endpoints = make(map[string]Endpoint, len(eps))
-	for _, e := range eps {
-		n.endpoints[e.ID()] = e
+	select {
+	case n.events <- event{kind: evEndpoints, eps: slices.Clone(eps)}:
+	case <-n.stop:
 	}
-	n.mu.Unlock()
-	n.checker.Reconcile(eps)
-	n.recompute(time.Now())
 }
 
 // Close leaves the mesh politely (others see a leave, not a failure),
@@ -158,169 +182,26 @@ func (n *Node) Close() {
 	})
 }
 
-// tick recomputes verdicts (observations age out), expires drains and
-// sends this node's periodic observation refresh.
-func (n *Node) tick() {
-	defer n.wg.Done()
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	lastRefresh := time.Now()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case now := <-t.C:
-			n.recompute(now)
-			n.updateDrift(now)
-			n.mu.Lock()
-			if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
-				n.publishDrainsLocked(now)
-			}
-			if n.drainErr != nil && now.Sub(n.drainW.tried) >= drainRetry {
-				n.persistDrainsLocked(true)
-			}
-			n.mu.Unlock()
-			if n.mesh != nil && now.Sub(lastRefresh) >= n.refreshEvery() {
-				lastRefresh = now
-				n.mesh.broadcastOwn()
-			}
-		}
-	}
-}
-
-// refreshEvery is how often a node re-announces its observations: the
-// shortest check interval, so they stay younger than 3 intervals anywhere.
-func (n *Node) refreshEvery() time.Duration {
+// tickDrains expires drains and retries a failed drains write; the loop
+// calls it.
+func (n *Node) tickDrains(now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	iv := 5 * time.Second
-	for _, e := range n.endpoints {
-		if e.Check.Interval > 0 && e.Check.Interval < iv {
-			iv = e.Check.Interval
-		}
+	if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
+		n.publishDrainsLocked(now)
 	}
-	return iv
-}
-
-// observeLocal records this node's own verdict after every probe.
-func (n *Node) observeLocal(id string, up bool, since time.Time, changed bool) {
-	now := time.Now()
-	n.mu.Lock()
-	byObs := n.obs[id]
-	if byObs == nil {
-		byObs = map[string]*obsEntry{}
-		n.obs[id] = byObs
-	}
-	e := byObs[n.name]
-	if e == nil || changed || e.up != up {
-		n.seq = max(n.seq+1, uint64(now.UnixNano()))
-		e = &obsEntry{region: n.region, up: up, since: since, seq: n.seq}
-		byObs[n.name] = e
-		changed = true
-	}
-	e.seen = now
-	item := wireObs{Endpoint: id, Up: up, Since: since.UnixMilli(), Seq: e.seq}
-	n.mu.Unlock()
-	if changed && n.mesh != nil {
-		n.mesh.broadcast(chunk(n.name, n.region, []wireObs{item}, maxMsg))
-	}
-	n.recompute(now)
-}
-
-// mergeBatch merges a peer's observations received at now. It reports
-// whether the batch taught this node something (a newer observation, or a
-// refresh that moves an observation's age forward noticeably), which is
-// when the batch deserves to be relayed.
-func (n *Node) mergeBatch(b *wireBatch, now time.Time) bool {
-	if b.Observer == n.name {
-		return false // our own, echoed back
-	}
-	learned := false
-	n.mu.Lock()
-	for _, it := range b.Items {
-		byObs := n.obs[it.Endpoint]
-		if byObs == nil {
-			byObs = map[string]*obsEntry{}
-			n.obs[it.Endpoint] = byObs
-		}
-		seen := now.Add(-time.Duration(it.AgeMS) * time.Millisecond)
-		e := byObs[b.Observer]
-		switch {
-		case e == nil || it.Seq > e.seq:
-			byObs[b.Observer] = &obsEntry{region: b.Region, up: it.Up, since: time.UnixMilli(it.Since), seq: it.Seq, seen: seen}
-			learned = true
-		case it.Seq == e.seq && seen.After(e.seen):
-			if seen.Sub(e.seen) > relayAdvance {
-				learned = true
-			}
-			e.seen = seen
-		}
-	}
-	n.mu.Unlock()
-	n.recompute(now)
-	return learned
-}
-
-// relayAdvance is how much fresher a refresh must make an observation
-// before it is relayed: copies of one refresh arriving by other paths
-// carry the same age and are not passed on again.
-const relayAdvance = 200 * time.Millisecond
-
-// recompute derives every known endpoint's verdict from the fresh
-// observations and publishes a new table when any verdict changed.
-func (n *Node) recompute(now time.Time) {
-	alive := func(string) bool { return true }
-	if n.mesh != nil {
-		alive = n.mesh.aliveSet()
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	changed := false
-	for id, ep := range n.endpoints {
-		maxAge := 3 * ep.Check.Interval
-		if maxAge <= 0 {
-			maxAge = 15 * time.Second
-		}
-		isAlive := func(o string) bool { return o == n.name || alive(o) }
-		up, ok := freshVotes(n.obs[id], now, maxAge, isAlive).decide()
-		prev, had := n.last[id]
-		if !had {
-			prev = verdictState{up: true, since: now} // cold start: up
-			n.last[id] = prev
-			changed = true
-		}
-		if !ok || up == prev.up {
-			continue
-		}
-		n.last[id] = verdictState{up: up, since: now}
-		changed = true
-		n.verdictChanges.WithLabelValues(id, ep.String(), upDown(up)).Inc()
-		n.log.Info("endpoint verdict changed", "endpoint", ep.String(), "from", upDown(prev.up), "to", upDown(up),
-			"votes", n.voteSummaryLocked(id, now, maxAge, isAlive))
-	}
-	for id := range n.last {
-		if _, ok := n.endpoints[id]; !ok {
-			delete(n.last, id)
-			n.verdictChanges.DeletePartialMatch(prometheus.Labels{"id": id})
-			changed = true
-		}
-	}
-	if changed {
-		t := &verdictTable{state: make(map[string]pools.State, len(n.last))}
-		for id, v := range n.last {
-			t.set(id, v.up)
-		}
-		n.verdicts.Store(t)
+	if n.drainErr != nil && now.Sub(n.drainW.tried) >= drainRetry {
+		n.persistDrainsLocked(true)
 	}
 }
 
-func (n *Node) voteSummaryLocked(id string, now time.Time, maxAge time.Duration, alive func(string) bool) string {
-	var parts []string
-	for region, c := range freshVotes(n.obs[id], now, maxAge, alive) {
-		parts = append(parts, fmt.Sprintf("%s:%d up/%d down", region, c[0], c[1]))
+// observeLocal takes this node's own verdict after every probe, from the
+// checker.
+func (n *Node) observeLocal(id string, up bool, _ time.Time, _ bool) {
+	select {
+	case n.events <- event{kind: evLocal, id: id, up: up}:
+	case <-n.stop:
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, ", ")
 }
 
 // State implements pools.Health: the mesh verdict for v.
@@ -369,8 +250,8 @@ func (n *Node) SetDrain(target string, d time.Duration, reason, by string, delet
 	err := n.persistDrainsLocked(false)
 	n.publishDrainsLocked(now)
 	n.mu.Unlock()
-	if n.mesh != nil {
-		n.mesh.broadcast([][]byte{encode(msgDrain, dr)})
+	if b, err := encode(msgDrain, dr); err == nil && n.mesh != nil {
+		n.mesh.broadcast([][]byte{b})
 	}
 	verb := "drain set"
 	if deleted {
@@ -517,67 +398,43 @@ func (n *Node) Status() Status {
 	for _, s := range n.checker.Status() {
 		local[s.Endpoint.ID()] = s
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for id, ep := range n.endpoints {
-		v := n.last[id]
-		es := EndpointState{ID: id, Name: ep.String(), Up: v.up, Since: v.since}
-		for observer, e := range n.obs[id] {
-			es.Observations = append(es.Observations, Observation{Endpoint: id, Observer: observer, Region: e.region,
-				Up: e.up, Since: e.since, Seq: e.seq, Age: now.Sub(e.seen).Round(time.Millisecond)})
+	n.call(func(v *view) {
+		for i, id := range v.list.ids {
+			ep := n.known[id]
+			es := EndpointState{ID: id, Name: ep.String(), Up: v.last[i].up, Since: v.last[i].since}
+			for _, o := range v.observers {
+				if !o.alive || !getBit(o.known, i) {
+					continue
+				}
+				age := now.Sub(o.at)
+				if o.name == n.name {
+					age = 0
+					if s, ok := local[id]; ok && s.Probes > 0 {
+						age = now.Sub(s.Last.At)
+					}
+				}
+				es.Observations = append(es.Observations, Observation{Endpoint: id, Observer: o.name, Region: o.region,
+					Up: getBit(o.up, i), Since: o.changed[i], Seq: o.version, Age: age.Round(time.Millisecond)})
+			}
+			sort.Slice(es.Observations, func(i, j int) bool { return es.Observations[i].Observer < es.Observations[j].Observer })
+			if s, ok := local[id]; ok && s.Probes > 0 {
+				r := s.Last
+				es.LastProbe = &r
+			}
+			st.Endpoints = append(st.Endpoints, es)
 		}
-		sort.Slice(es.Observations, func(i, j int) bool { return es.Observations[i].Observer < es.Observations[j].Observer })
-		if s, ok := local[id]; ok && s.Probes > 0 {
-			r := s.Last
-			es.LastProbe = &r
-		}
-		st.Endpoints = append(st.Endpoints, es)
-	}
+	})
 	sort.Slice(st.Endpoints, func(i, j int) bool { return st.Endpoints[i].Name < st.Endpoints[j].Name })
 	return st
 }
 
-// ownItems are this node's observations with their ages, for a refresh.
-func (n *Node) ownItems(now time.Time) []wireObs {
+// drainList is every drain, tombstones included, for push/pull.
+func (n *Node) drainList() []Drain {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []wireObs
-	for id, byObs := range n.obs {
-		if e := byObs[n.name]; e != nil {
-			if _, known := n.endpoints[id]; !known {
-				continue
-			}
-			out = append(out, wireObs{Endpoint: id, Up: e.up, Since: e.since.UnixMilli(), Seq: e.seq, AgeMS: ms(now.Sub(e.seen))})
-		}
+	out := make([]Drain, 0, len(n.drains))
+	for _, d := range n.drains {
+		out = append(out, d)
 	}
 	return out
-}
-
-// fullState is what a push/pull sends: every observation younger than a
-// minute, grouped by observer, and every drain.
-func (n *Node) fullState(now time.Time) wireState {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	byObserver := map[string]*wireBatch{}
-	for id, byObs := range n.obs {
-		for observer, e := range byObs {
-			if now.Sub(e.seen) > time.Minute {
-				continue
-			}
-			b := byObserver[observer]
-			if b == nil {
-				b = &wireBatch{Observer: observer, Region: e.region}
-				byObserver[observer] = b
-			}
-			b.Items = append(b.Items, wireObs{Endpoint: id, Up: e.up, Since: e.since.UnixMilli(), Seq: e.seq, AgeMS: ms(now.Sub(e.seen))})
-		}
-	}
-	st := wireState{}
-	for _, b := range byObserver {
-		st.Batches = append(st.Batches, *b)
-	}
-	for _, d := range n.drains {
-		st.Drains = append(st.Drains, d)
-	}
-	return st
 }

@@ -3,124 +3,46 @@ package healthmesh
 import (
 	"encoding/json"
 	"errors"
-	"math"
-	"time"
+	"fmt"
 )
 
-// Messages on the mesh are one type byte and a JSON body. JSON keeps them
-// debuggable; they are small (observations are sent on change and in
-// periodic refreshes, chunked to fit a gossip packet).
-const (
-	msgObservations byte = 'o'
-	msgDrain        byte = 'd'
-)
-
-// wireObs is one observation on the wire. Ages are milliseconds before the
-// sender sent it, so no clocks are compared across nodes.
-type wireObs struct {
-	Endpoint string `json:"e"`
-	Up       bool   `json:"u"`
-	Since    int64  `json:"s"` // unix ms, for people only
-	Seq      uint64 `json:"q"`
-	AgeMS    int64  `json:"a"`
-}
-
-// wireBatch is a set of one observer's observations.
-type wireBatch struct {
-	Observer string    `json:"n"`
-	Region   string    `json:"r"`
-	Items    []wireObs `json:"i"`
-}
-
-// wireState is the full state exchanged on push/pull: everyone's fresh
-// observations and every drain (tombstones included).
-type wireState struct {
-	Batches []wireBatch `json:"b"`
-	Drains  []Drain     `json:"d"`
-}
+// Messages on the mesh are one type byte and a body: vector and list
+// pages (vector.go) are binary, drains JSON. Push/pull states are items
+// of these (loop.go).
+const msgDrain byte = 'd'
 
 var errBadMessage = errors.New("healthmesh: malformed message")
 
-// maxAgeMS is the greatest age an observation can carry: an older one
-// would not fit a time.Duration.
-const maxAgeMS = math.MaxInt64 / int64(time.Millisecond)
-
-// valid reports whether b is a batch a node could have sent: from a named
-// observer, about named endpoints, with ages that are not negative (an
-// observation from the future would stay fresh for as long as it says).
-func (b *wireBatch) valid() bool {
-	if b.Observer == "" {
-		return false
+// encode writes a drain message; a value JSON cannot encode is an error,
+// never an empty message.
+func encode(kind byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("healthmesh: encode: %w", err)
 	}
-	for _, it := range b.Items {
-		if it.Endpoint == "" || it.AgeMS < 0 || it.AgeMS > maxAgeMS {
-			return false
-		}
-	}
-	return true
+	return append([]byte{kind}, b...), nil
 }
 
-// valid reports whether s holds only valid batches and drains with
-// targets.
-func (s *wireState) valid() bool {
-	for i := range s.Batches {
-		if !s.Batches[i].valid() {
-			return false
-		}
-	}
-	for _, d := range s.Drains {
-		if d.Target == "" {
-			return false
-		}
-	}
-	return true
-}
-
-func encode(kind byte, v any) []byte {
-	b, _ := json.Marshal(v)
-	return append([]byte{kind}, b...)
-}
-
-// decodeMsg parses a mesh message into a batch or a drain.
-func decodeMsg(b []byte) (kind byte, batch *wireBatch, drain *Drain, err error) {
+// decodeMsg parses a mesh message.
+func decodeMsg(b []byte) (kind byte, v *vectorPage, l *listPage, d *Drain, err error) {
 	if len(b) < 2 {
-		return 0, nil, nil, errBadMessage
+		return 0, nil, nil, nil, errBadMessage
 	}
 	switch b[0] {
-	case msgObservations:
-		batch = new(wireBatch)
-		if err := json.Unmarshal(b[1:], batch); err != nil || !batch.valid() {
-			return 0, nil, nil, errBadMessage
-		}
-		return b[0], batch, nil, nil
+	case msgVector:
+		v, err = decodeVector(b)
+	case msgList:
+		l, err = decodeList(b)
 	case msgDrain:
-		drain = new(Drain)
-		if err := json.Unmarshal(b[1:], drain); err != nil || drain.Target == "" {
-			return 0, nil, nil, errBadMessage
+		d = new(Drain)
+		if json.Unmarshal(b[1:], d) != nil || d.Target == "" {
+			err = errBadMessage
 		}
-		return b[0], nil, drain, nil
+	default:
+		err = errBadMessage
 	}
-	return 0, nil, nil, errBadMessage
+	if err != nil {
+		return 0, nil, nil, nil, errBadMessage
+	}
+	return b[0], v, l, d, nil
 }
-
-// chunk splits items into batches whose encoding stays under max bytes.
-func chunk(observer, region string, items []wireObs, max int) [][]byte {
-	var out [][]byte
-	cur := wireBatch{Observer: observer, Region: region}
-	size := 64 + len(observer) + len(region)
-	for _, it := range items {
-		b, _ := json.Marshal(it)
-		if len(cur.Items) > 0 && size+len(b)+1 > max {
-			out = append(out, encode(msgObservations, cur))
-			cur.Items, size = nil, 64+len(observer)+len(region)
-		}
-		cur.Items = append(cur.Items, it)
-		size += len(b) + 1
-	}
-	if len(cur.Items) > 0 {
-		out = append(out, encode(msgObservations, cur))
-	}
-	return out
-}
-
-func ms(d time.Duration) int64 { return d.Milliseconds() }
