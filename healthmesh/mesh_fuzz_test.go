@@ -68,11 +68,11 @@ func meshSeeds() [][]byte {
 		drain(Drain{Target: "pool:eu", Until: until, Reason: "maintenance", SetAt: until.Add(-time.Hour), By: "api@127.0.0.1"}),
 		drain(Drain{Target: "198.51.100.1", SetAt: until, By: "n3", Deleted: true}),
 		testPage("n2", "us", 4, l, 0, map[int]bool{2: true}),
-		testPage("n3", "ap", 1, l, 0, nil),                      // not a member: no key to check it with
-		testPage("n2", "ap", 5, l, 0, nil),                      // another region than its metadata says
-		forged("n2", "us", 9, l),                                // signed by another key
-		testPage("n1", "eu", 99, l, 0, map[int]bool{0: true}),   // our own name
-		testPage("n2", "us", 6, newList(testIDs(5)), 0, nil),    // another list
+		testPage("n3", "ap", 1, l, 0, nil),                    // not a member: no key to check it with
+		testPage("n2", "ap", 5, l, 0, nil),                    // another region than its metadata says
+		forged("n2", "us", 9, l),                              // signed by another key
+		testPage("n1", "eu", 99, l, 0, map[int]bool{0: true}), // our own name
+		testPage("n2", "us", 6, newList(testIDs(5)), 0, nil),  // another list
 		listPages(newList(testIDs(5)))[0],
 		nil,
 		[]byte("V"),
