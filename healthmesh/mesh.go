@@ -78,6 +78,11 @@ type mesh struct {
 	msgsIn   atomic.Int64 // user messages received
 	msgsOut  atomic.Int64 // user messages handed to memberlist
 	leaving  atomic.Bool  // set by leave; NodeMeta then says so
+	// joined is set once this node has joined a peer (or has none to
+	// join): a name conflict seen before then means this process is the
+	// newcomer using a name another member has.
+	joined    atomic.Bool
+	conflicts atomic.Int64 // alive messages refused: a name already used from another address
 }
 
 // ReadKey reads a base64 key file as written by `meridian keygen`.
@@ -134,6 +139,7 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	}
 	c.Delegate = m
 	c.Events = m
+	c.Conflict = m
 	c.Logger = log.New(&slogWriter{log: n.log}, "", 0)
 	ml, err := memberlist.Create(c)
 	if err != nil {
@@ -166,6 +172,7 @@ func splitHostPort(s string) (string, int, error) {
 func (m *mesh) joinLoop() {
 	defer m.wg.Done()
 	if len(m.join) == 0 {
+		m.joined.Store(true)
 		return
 	}
 	backoff := 500 * time.Millisecond
@@ -175,6 +182,7 @@ func (m *mesh) joinLoop() {
 			if n, err := m.ml.Join(missing); err != nil && n == 0 {
 				m.node.log.Debug("mesh join failed; serving alone meanwhile", "peers", missing, "err", err)
 			} else {
+				m.joined.Store(true)
 				m.node.log.Info("mesh joined", "peers", n)
 				backoff = 10 * time.Second
 			}
@@ -436,6 +444,22 @@ func (m *mesh) setMember(n *memberlist.Node, state, what string) {
 	if what != "" && mem.Name != m.node.name {
 		m.node.log.Info("mesh member "+what, "member", mem.Name, "region", mem.Region, "addr", mem.Addr)
 	}
+}
+
+// NotifyConflict implements memberlist.ConflictDelegate: a member
+// announced a name already used from another address, and memberlist
+// refused it. A node that sees its own name taken before it has joined
+// is the newcomer: it stops (Node.Err says why) instead of fighting the
+// member that has the name. Every other node counts and logs it.
+func (m *mesh) NotifyConflict(existing, other *memberlist.Node) {
+	m.conflicts.Add(1)
+	if existing.Name == m.node.name && !m.joined.Load() {
+		m.node.fail(fmt.Errorf("mesh: node.name %q is already used by the member at %s; every node needs a name of its own",
+			existing.Name, other.Address()))
+		return
+	}
+	m.node.log.Error("mesh: refused a member using a name already taken", "name", existing.Name,
+		"member", existing.Address(), "claimed_by", other.Address())
 }
 
 // slogWriter turns memberlist's log lines into slog records.

@@ -261,8 +261,8 @@ func TestMeshIdentity(t *testing.T) {
 			t.Errorf("%s: state changed from\n%s\nto\n%s", tt.name, base, got)
 		}
 	}
-	if r := n.view.refused; r.badSig != 2 || r.unsigned != 1 || r.stale != 1 {
-		t.Errorf("refusals: got %+v; want 2 bad signatures, 1 unsigned, 1 stale", r)
+	if r := &n.view.refused; r.badSig.Load() != 2 || r.unsigned.Load() != 1 || r.stale.Load() != 1 {
+		t.Errorf("refusals: got %d bad signatures, %d unsigned, %d stale; want 2, 1, 1", r.badSig.Load(), r.unsigned.Load(), r.stale.Load())
 	}
 	// n2 restarts: a new key, and its versions start again.
 	newKey := testKey("n2 again")

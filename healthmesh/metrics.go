@@ -55,6 +55,9 @@ var (
 		"Gossip messages (observations and drains) sent and received, by direction.", []string{"direction"}, nil)
 	meshBytesDesc = prometheus.NewDesc("meridian_mesh_bytes_total",
 		"Bytes of gossip messages sent and received, by direction.", []string{"direction"}, nil)
+	meshRefusedDesc = prometheus.NewDesc("meridian_mesh_refused_total",
+		"Peer messages that decoded but were refused, by reason: signature (not signed by the key in the named member's metadata, or for another region than it says), unsigned (no member of that name, or no key), stale (older than what is held), list (an endpoint list beyond the bounds or not matching its hash), queue (the node's loop was behind; push/pull brings it again), name_conflict (a member announced a name already used from another address).",
+		[]string{"reason"}, nil)
 	meshMalformedDesc = prometheus.NewDesc("meridian_mesh_malformed_messages_total",
 		"Gossip messages, state exchanges and member metadata ignored (in whole or part) because they could not be decoded or were malformed.", nil, nil)
 	zoneDriftDesc = prometheus.NewDesc("meridian_mesh_zone_drift",
@@ -79,7 +82,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.n.checker.metrics.probes.Describe(ch)
 	c.n.checker.metrics.latency.Describe(ch)
 	c.n.verdictChanges.Describe(ch)
-	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc, zoneDriftDesc, zoneDriftSelfDesc} {
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, meshRefusedDesc, drainsDesc, zoneDriftDesc, zoneDriftSelfDesc} {
 		ch <- d
 	}
 }
@@ -131,6 +134,18 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(out), "sent")
 	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(in), "received")
 	ch <- prometheus.MustNewConstMetric(meshMalformedDesc, prometheus.CounterValue, float64(bad))
+	r := &n.view.refused
+	var conflicts int64
+	if n.mesh != nil {
+		conflicts = n.mesh.conflicts.Load()
+	}
+	for _, c := range []struct {
+		reason string
+		v      float64
+	}{{"signature", float64(r.badSig.Load())}, {"unsigned", float64(r.unsigned.Load())}, {"stale", float64(r.stale.Load())},
+		{"list", float64(r.overLimit.Load())}, {"queue", float64(n.dropped.Load())}, {"name_conflict", float64(conflicts)}} {
+		ch <- prometheus.MustNewConstMetric(meshRefusedDesc, prometheus.CounterValue, c.v, c.reason)
+	}
 	ch <- prometheus.MustNewConstMetric(drainsDesc, prometheus.GaugeValue, float64(len(n.Drains())))
 	drifting, self := 0.0, 0.0
 	if v := n.drift.Load(); v != nil {

@@ -70,6 +70,8 @@ type Node struct {
 	drainErr error            // last persistence error
 	drainW   drainWrites      // persistence, for status and metrics
 
+	errs      chan error  // fatal errors: the node cannot go on (see Err)
+	failed    atomic.Bool // set with the first fatal error
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -117,7 +119,7 @@ type drainTable struct {
 func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 	n := &Node{
 		name: o.Name, region: o.Region, log: o.Log, checker: checker,
-		drains: map[string]Drain{}, stop: make(chan struct{}),
+		drains: map[string]Drain{}, stop: make(chan struct{}), errs: make(chan error, 1),
 		verdictChanges: newVerdictChanges(), key: newNodeKey(), events: make(chan event, queueSize),
 		probeSet: make(chan []Endpoint, 1), known: map[string]Endpoint{},
 	}
@@ -157,6 +159,19 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 // kept, so that a member back within it counts at once.
 const DefaultVectorGrace = 30 * time.Second
 
+// Err reports an error the node cannot go on after, such as its name
+// being taken by another member of the mesh; the caller should stop.
+func (n *Node) Err() <-chan error { return n.errs }
+
+// fail reports a fatal error once.
+func (n *Node) fail(err error) {
+	n.failed.Store(true)
+	select {
+	case n.errs <- err:
+	default:
+	}
+}
+
 // Checker returns the node's prober.
 func (n *Node) Checker() *Checker { return n.checker }
 
@@ -175,7 +190,14 @@ func (n *Node) Close() {
 	n.closeOnce.Do(func() {
 		close(n.stop)
 		n.wg.Wait()
-		if n.mesh != nil {
+		switch {
+		case n.mesh != nil && n.failed.Load():
+			// Leaving would announce the departure of the name this
+			// node shares with another member.
+			close(n.mesh.stop)
+			n.mesh.wg.Wait()
+			n.mesh.ml.Shutdown()
+		case n.mesh != nil:
 			n.mesh.leave()
 		}
 		n.checker.Stop()

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"math/bits"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,12 +40,13 @@ type memberKey struct {
 	alive  bool
 }
 
-// refusals counts what the view would not take, by reason.
+// refusals counts what the view would not take, by reason. The loop
+// adds; metrics read at any time.
 type refusals struct {
-	unsigned  uint64 // pages from a member with no key, or none at all
-	badSig    uint64 // pages whose signature is not their member's
-	stale     uint64 // pages older than the one held
-	overLimit uint64 // lists beyond the bounds
+	unsigned  atomic.Uint64 // pages from a member with no key, or none at all
+	badSig    atomic.Uint64 // pages whose signature is not their member's, or another region
+	stale     atomic.Uint64 // pages older than the one held
+	overLimit atomic.Uint64 // lists beyond the bounds, or not matching their hash
 }
 
 // tally is the votes on one endpoint by region.
@@ -368,11 +370,11 @@ func (v *view) page(p *vectorPage, raw []byte, now time.Time) bool {
 	}
 	mk, ok := v.members[p.observer]
 	if !ok || mk.key == nil {
-		v.refused.unsigned++
+		v.refused.unsigned.Add(1)
 		return false
 	}
 	if !p.verify(mk.key) || p.region != mk.region {
-		v.refused.badSig++
+		v.refused.badSig.Add(1)
 		return false
 	}
 	o := v.observers[p.observer]
@@ -385,14 +387,14 @@ func (v *view) page(p *vectorPage, raw []byte, now time.Time) bool {
 		v.observers[p.observer] = o
 	}
 	if old := o.pages[p.start]; old != nil && old.list == p.list && old.version >= p.version {
-		v.refused.stale++
+		v.refused.stale.Add(1)
 		return false
 	}
 	if o.list != p.list || o.n != p.n {
 		// A new list (the sender reloaded its zones): its pages under
 		// the old list no longer say anything.
 		if p.version <= o.version {
-			v.refused.stale++
+			v.refused.stale.Add(1)
 			return false
 		}
 		o.list, o.n = p.list, p.n
@@ -430,7 +432,7 @@ func (v *view) listPage(p *listPage, now time.Time) {
 	b := v.pending[p.list]
 	if b == nil {
 		if len(v.pending) >= maxPending || p.n == 0 && p.start != 0 {
-			v.refused.overLimit++
+			v.refused.overLimit.Add(1)
 			return
 		}
 		b = &listBuild{n: p.n, ids: make([]string, p.n), added: now}
@@ -451,7 +453,7 @@ func (v *view) listPage(p *listPage, now time.Time) {
 	delete(v.pending, p.list)
 	l := &epList{hash: hashIDs(b.ids), ids: b.ids}
 	if l.hash != p.list || !sort.StringsAreSorted(l.ids) || len(v.lists) >= maxLists {
-		v.refused.overLimit++
+		v.refused.overLimit.Add(1)
 		return
 	}
 	v.lists[l.hash] = l

@@ -509,10 +509,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.notify.start(ctx) // every zone once, now that secondaries can fetch them
 	d.log.Info("serving", "node", d.Config().Node.Name, "region", d.Config().Node.Region)
+	var runErr error // why the node stopped by itself
 loop:
 	for {
 		select {
 		case <-ctx.Done():
+			break loop
+		case err := <-d.health.Err():
+			d.log.Error("stopping", "err", err)
+			runErr = err
 			break loop
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
@@ -539,5 +544,5 @@ loop:
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	d.log.Info("stopped")
-	return nil
+	return runErr
 }
