@@ -17,12 +17,14 @@ import (
 
 type testNode struct {
 	*Node
-	addr string
+	addr   string
+	closed bool // closed by the test
 }
 
 // startNodes starts n in-process nodes on 127.0.0.1 in the given regions
 // (round robin), all joining the first, with short memberlist timers.
-func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func(i int) string) []*testNode {
+// Each node's options go through tune, when given.
+func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func(i int) string, tune ...func(i int, o *MeshOptions)) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	var first string
@@ -35,6 +37,9 @@ func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func
 			ProbeInterval: 200 * time.Millisecond, PushPullInterval: 2 * time.Second, DriftGrace: 300 * time.Millisecond}
 		if i > 0 {
 			o.Join = []string{first}
+		}
+		for _, f := range tune {
+			f(i, o)
 		}
 		sd := ""
 		if stateDir != nil {
@@ -50,7 +55,7 @@ func startNodes(t testing.TB, n int, regions []string, key []byte, stateDir func
 			t.Fatal(err)
 		}
 		t.Cleanup(node.Close)
-		nodes = append(nodes, &testNode{node, addr})
+		nodes = append(nodes, &testNode{Node: node, addr: addr})
 	}
 	return nodes
 }

@@ -214,6 +214,12 @@ type Mesh struct {
 	// drifting (status, metrics): long enough for a deploy to reach every
 	// node.
 	DriftGrace time.Duration `yaml:"drift_grace"`
+	// ProbersPerRegion, above 0, has only that many nodes of each region
+	// probe each endpoint, chosen by rendezvous hash over the region's
+	// live members, so that probe load on the origins stops growing with
+	// the fleet; when one dies or leaves, the next takes over. 0 = every
+	// node probes every endpoint.
+	ProbersPerRegion int `yaml:"probers_per_region"`
 }
 
 // API configures the HTTP API that operators and `meridian drain` use.
@@ -378,9 +384,13 @@ func (c *Config) validate() error {
 	}
 	if c.Node.Name == "" {
 		bad("node.name", "must not be empty")
+	} else if len(c.Node.Name) > 128 || strings.ContainsAny(c.Node.Name, "\n\r") {
+		bad("node.name", "must be one line of at most 128 bytes")
 	}
 	if c.Node.Region == "" {
 		bad("node.region", "must not be empty")
+	} else if len(c.Node.Region) > 64 || strings.ContainsAny(c.Node.Region, "\n\r") {
+		bad("node.region", "must be one line of at most 64 bytes")
 	}
 	if len(c.DNS.Listen) == 0 {
 		bad("dns.listen", "needs at least one address")
@@ -498,6 +508,9 @@ func (c *Config) validate() error {
 	}
 	if c.Mesh.DriftGrace <= 0 {
 		bad("mesh.drift_grace", "must be more than 0s")
+	}
+	if c.Mesh.ProbersPerRegion < 0 {
+		bad("mesh.probers_per_region", "must be 0 (every node) or more")
 	}
 	if l := c.API.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil {

@@ -304,7 +304,7 @@ func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
 	}
 	o := &healthmesh.MeshOptions{Bind: c.Mesh.Bind, Advertise: c.Mesh.Advertise, Join: c.Mesh.Join,
 		Insecure: c.Mesh.Insecure, GossipInterval: c.Mesh.GossipInterval, ProbeInterval: c.Mesh.ProbeInterval,
-		PushPullInterval: c.Mesh.PushPullInterval, DriftGrace: c.Mesh.DriftGrace}
+		PushPullInterval: c.Mesh.PushPullInterval, DriftGrace: c.Mesh.DriftGrace, ProbersPerRegion: c.Mesh.ProbersPerRegion}
 	if c.Mesh.Keyfile != "" {
 		key, err := healthmesh.ReadKey(c.Mesh.Keyfile)
 		if err != nil {
