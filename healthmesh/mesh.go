@@ -78,10 +78,11 @@ type mesh struct {
 	msgsIn   atomic.Int64 // user messages received
 	msgsOut  atomic.Int64 // user messages handed to memberlist
 	leaving  atomic.Bool  // set by leave; NodeMeta then says so
-	// joined is set once this node has joined a peer (or has none to
-	// join): a name conflict seen before then means this process is the
-	// newcomer using a name another member has.
-	joined    atomic.Bool
+	// joining is set while this node, alone until then (joinAlone),
+	// joins peers: a conflict over its own name then means this process
+	// is the newcomer using a name another member has.
+	joining   atomic.Bool
+	joinAlone atomic.Bool
 	conflicts atomic.Int64 // alive messages refused: a name already used from another address
 }
 
@@ -172,17 +173,19 @@ func splitHostPort(s string) (string, int, error) {
 func (m *mesh) joinLoop() {
 	defer m.wg.Done()
 	if len(m.join) == 0 {
-		m.joined.Store(true)
 		return
 	}
 	backoff := 500 * time.Millisecond
 	for {
 		missing := m.missingPeers()
 		if len(missing) > 0 {
-			if n, err := m.ml.Join(missing); err != nil && n == 0 {
+			m.joinAlone.Store(m.ml.NumMembers() == 1)
+			m.joining.Store(true)
+			n, err := m.ml.Join(missing)
+			m.joining.Store(false)
+			if err != nil && n == 0 {
 				m.node.log.Debug("mesh join failed; serving alone meanwhile", "peers", missing, "err", err)
 			} else {
-				m.joined.Store(true)
 				m.node.log.Info("mesh joined", "peers", n)
 				backoff = 10 * time.Second
 			}
@@ -448,12 +451,13 @@ func (m *mesh) setMember(n *memberlist.Node, state, what string) {
 
 // NotifyConflict implements memberlist.ConflictDelegate: a member
 // announced a name already used from another address, and memberlist
-// refused it. A node that sees its own name taken before it has joined
-// is the newcomer: it stops (Node.Err says why) instead of fighting the
-// member that has the name. Every other node counts and logs it.
+// refused it. A node that sees its own name taken while it joins, alone
+// until then, is the newcomer: it stops (Node.Err says why) instead of
+// fighting the member that has the name. Every other node, the member
+// with the name included, counts and logs it.
 func (m *mesh) NotifyConflict(existing, other *memberlist.Node) {
 	m.conflicts.Add(1)
-	if existing.Name == m.node.name && !m.joined.Load() {
+	if existing.Name == m.node.name && m.joining.Load() && m.joinAlone.Load() {
 		m.node.fail(fmt.Errorf("mesh: node.name %q is already used by the member at %s; every node needs a name of its own",
 			existing.Name, other.Address()))
 		return
