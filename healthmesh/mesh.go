@@ -265,8 +265,13 @@ func (m *mesh) members() []Member {
 	return out
 }
 
-// broadcast queues messages for gossip.
-func (m *mesh) broadcast(msgs [][]byte) {
+// broadcast queues messages for gossip. err is their encoding's, so that
+// an encoder's results pass straight in: with an error nothing is sent.
+func (m *mesh) broadcast(msgs [][]byte, err error) {
+	if err != nil {
+		m.node.log.Error("mesh: not sent", "err", err)
+		return
+	}
 	for _, b := range msgs {
 		m.queue.QueueBroadcast(newBroadcast(b))
 	}
@@ -357,7 +362,11 @@ func (m *mesh) GetBroadcasts(overhead, limit int) [][]byte {
 // LocalState implements memberlist.Delegate: every fresh observation this
 // node holds (its own and its peers') and every drain.
 func (m *mesh) LocalState(bool) []byte {
-	b, _ := json.Marshal(m.node.fullState(time.Now()))
+	b, err := json.Marshal(m.node.fullState(time.Now()))
+	if err != nil {
+		m.node.log.Error("mesh: state not sent", "err", err)
+		return nil
+	}
 	return b
 }
 

@@ -62,7 +62,13 @@ var (
 		"1 while this node's own zone set has differed from the majority's for longer than mesh.drift_grace, else 0.", nil, nil)
 	drainsDesc = prometheus.NewDesc("meridian_drains_active",
 		"Operator drains in force.", nil, nil)
+	drainsRefusedDesc = prometheus.NewDesc("meridian_mesh_drains_refused_total",
+		"Well-formed drains from peers refused, by reason: future (stamped more than a minute ahead of this node's clock), limit (a new target beyond the most a node holds).", []string{"reason"}, nil)
 )
+
+// drainRefusals are the reasons a peer's drain is refused for, each
+// reported from 0.
+var drainRefusals = []string{"future", "limit"}
 
 // memberStates are the states members are reported in, each with a
 // series per region, so that a region whose members all died shows 0
@@ -78,7 +84,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.n.checker.metrics.probes.Describe(ch)
 	c.n.checker.metrics.latency.Describe(ch)
 	c.n.verdictChanges.Describe(ch)
-	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc, zoneDriftDesc, zoneDriftSelfDesc} {
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, drainsDesc, drainsRefusedDesc, zoneDriftDesc, zoneDriftSelfDesc} {
 		ch <- d
 	}
 }
@@ -96,6 +102,9 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1 // no verdict yet: answers treat it as up
 		}
 		ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, id, ep.String())
+	}
+	for _, r := range drainRefusals {
+		ch <- prometheus.MustNewConstMetric(drainsRefusedDesc, prometheus.CounterValue, float64(n.refused[r]), r)
 	}
 	n.mu.Unlock()
 

@@ -1,8 +1,10 @@
 package healthmesh
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 )
@@ -60,25 +62,34 @@ func (b *wireBatch) valid() bool {
 	return true
 }
 
-// valid reports whether s holds only valid batches and drains with
-// targets.
+// valid reports whether s holds only valid batches and well-formed
+// drains.
 func (s *wireState) valid() bool {
 	for i := range s.Batches {
 		if !s.Batches[i].valid() {
 			return false
 		}
 	}
-	for _, d := range s.Drains {
-		if d.Target == "" {
+	for i := range s.Drains {
+		if s.Drains[i].wellFormed() != nil {
 			return false
 		}
 	}
 	return true
 }
 
-func encode(kind byte, v any) []byte {
-	b, _ := json.Marshal(v)
-	return append([]byte{kind}, b...)
+// encode is a message of kind with body v. HTML characters are not
+// escaped: a reason with < or & keeps its size. An error (a time that
+// does not marshal) means there is nothing to send.
+func encode(kind byte, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(kind)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("mesh: encoding a %q message: %w", kind, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // decodeMsg parses a mesh message into a batch or a drain.
@@ -95,7 +106,7 @@ func decodeMsg(b []byte) (kind byte, batch *wireBatch, drain *Drain, err error) 
 		return b[0], batch, nil, nil
 	case msgDrain:
 		drain = new(Drain)
-		if err := json.Unmarshal(b[1:], drain); err != nil || drain.Target == "" {
+		if err := json.Unmarshal(b[1:], drain); err != nil || drain.wellFormed() != nil {
 			return 0, nil, nil, errBadMessage
 		}
 		return b[0], nil, drain, nil
@@ -104,23 +115,36 @@ func decodeMsg(b []byte) (kind byte, batch *wireBatch, drain *Drain, err error) 
 }
 
 // chunk splits items into batches whose encoding stays under max bytes.
-func chunk(observer, region string, items []wireObs, max int) [][]byte {
+// An encoding error returns no batch at all.
+func chunk(observer, region string, items []wireObs, max int) ([][]byte, error) {
 	var out [][]byte
 	cur := wireBatch{Observer: observer, Region: region}
 	size := 64 + len(observer) + len(region)
+	flush := func() error {
+		msg, err := encode(msgObservations, cur)
+		out = append(out, msg)
+		return err
+	}
 	for _, it := range items {
-		b, _ := json.Marshal(it)
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, fmt.Errorf("mesh: encoding an observation: %w", err)
+		}
 		if len(cur.Items) > 0 && size+len(b)+1 > max {
-			out = append(out, encode(msgObservations, cur))
+			if err := flush(); err != nil {
+				return nil, err
+			}
 			cur.Items, size = nil, 64+len(observer)+len(region)
 		}
 		cur.Items = append(cur.Items, it)
 		size += len(b) + 1
 	}
 	if len(cur.Items) > 0 {
-		out = append(out, encode(msgObservations, cur))
+		if err := flush(); err != nil {
+			return nil, err
+		}
 	}
-	return out
+	return out, nil
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
