@@ -149,7 +149,7 @@ func (n *Node) handle(ev event, now time.Time) {
 		n.probing = nil // chosen again below
 		n.chooseProbed(now)
 		if n.mesh != nil {
-			n.mesh.broadcast(listPages(v.list))
+			n.mesh.broadcast(listPages(v.list), nil)
 		}
 	case evCall:
 		ev.fn(v)
@@ -162,7 +162,7 @@ func (n *Node) sendOwn() {
 	n.version++
 	pages := n.view.ownPages(n.key, n.version)
 	if n.mesh != nil {
-		n.mesh.broadcast(pages)
+		n.mesh.broadcast(pages, nil)
 	}
 }
 

@@ -284,8 +284,13 @@ func (m *mesh) members() []Member {
 	return out
 }
 
-// broadcast queues messages for gossip.
-func (m *mesh) broadcast(msgs [][]byte) {
+// broadcast queues messages for gossip. err is their encoding's, so that
+// an encoder's results pass straight in: with an error nothing is sent.
+func (m *mesh) broadcast(msgs [][]byte, err error) {
+	if err != nil {
+		m.node.log.Error("mesh: not sent", "err", err)
+		return
+	}
 	for _, b := range msgs {
 		m.queue.QueueBroadcast(newBroadcast(b))
 	}

@@ -58,6 +58,15 @@ func pump(n *Node) {
 	}
 }
 
+// mustEncode is encode for messages known to encode.
+func mustEncode(kind byte, v any) []byte {
+	b, err := encode(kind, v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // meshSeeds are messages as nodes send them, and some that no node sends.
 func meshSeeds() [][]byte {
 	l := newList(delegateIDs)
@@ -65,7 +74,7 @@ func meshSeeds() [][]byte {
 	drain := func(d Drain) []byte { b, _ := encode(msgDrain, d); return b }
 	seeds := [][]byte{
 		testPage("n2", "us", 3, l, 0, map[int]bool{1: true, 7: true}),
-		drain(Drain{Target: "pool:eu", Until: until, Reason: "maintenance", SetAt: until.Add(-time.Hour), By: "api@127.0.0.1"}),
+		drain(Drain{Target: "pool:eu", Until: until.AddDate(80, 0, 0), Reason: "maintenance", SetAt: until.Add(-time.Hour), By: "api@127.0.0.1"}),
 		drain(Drain{Target: "198.51.100.1", SetAt: until, By: "n3", Deleted: true}),
 		testPage("n2", "us", 4, l, 0, map[int]bool{2: true}),
 		testPage("n3", "ap", 1, l, 0, nil),                    // not a member: no key to check it with

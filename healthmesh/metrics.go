@@ -66,7 +66,13 @@ var (
 		"1 while this node's own zone set has differed from the majority's for longer than mesh.drift_grace, else 0.", nil, nil)
 	drainsDesc = prometheus.NewDesc("meridian_drains_active",
 		"Operator drains in force.", nil, nil)
+	drainsRefusedDesc = prometheus.NewDesc("meridian_mesh_drains_refused_total",
+		"Well-formed drains from peers refused, by reason: future (stamped more than a minute ahead of this node's clock), limit (a new target beyond the most a node holds).", []string{"reason"}, nil)
 )
+
+// drainRefusals are the reasons a peer's drain is refused for, each
+// reported from 0.
+var drainRefusals = []string{"future", "limit"}
 
 // memberStates are the states members are reported in, each with a
 // series per region, so that a region whose members all died shows 0
@@ -82,7 +88,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.n.checker.metrics.probes.Describe(ch)
 	c.n.checker.metrics.latency.Describe(ch)
 	c.n.verdictChanges.Describe(ch)
-	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, meshRefusedDesc, drainsDesc, zoneDriftDesc, zoneDriftSelfDesc} {
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, meshRefusedDesc, drainsDesc, drainsRefusedDesc, zoneDriftDesc, zoneDriftSelfDesc} {
 		ch <- d
 	}
 }
@@ -102,6 +108,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, id, ep.String())
 	}
+	n.mu.Lock()
+	for _, r := range drainRefusals {
+		ch <- prometheus.MustNewConstMetric(drainsRefusedDesc, prometheus.CounterValue, float64(n.refused[r]), r)
+	}
+	n.mu.Unlock()
 
 	var members []Member
 	var in, out, msgsIn, msgsOut, bad int64

@@ -65,10 +65,11 @@ type Node struct {
 	eps      atomic.Pointer[[]Endpoint] // the endpoints, for metrics
 	state    atomic.Pointer[[]byte]     // what push/pull hands a peer, made by the loop
 
-	mu       sync.Mutex       // guards the drains and their persistence below
-	drains   map[string]Drain // by target, tombstones included
-	drainErr error            // last persistence error
-	drainW   drainWrites      // persistence, for status and metrics
+	mu       sync.Mutex        // guards the drains and their persistence below
+	drains   map[string]Drain  // by target, tombstones included
+	drainErr error             // last persistence error
+	drainW   drainWrites       // persistence, for status and metrics
+	refused  map[string]uint64 // peers' drains refused, by reason (future, limit)
 
 	errs      chan error  // fatal errors: the node cannot go on (see Err)
 	failed    atomic.Bool // set with the first fatal error
@@ -109,7 +110,7 @@ type verdictState struct {
 type drainTable struct {
 	values map[string]bool
 	pools  map[string]bool
-	next   time.Time // earliest expiry; zero = none
+	next   time.Time // earliest expiry, or time a drain is forgotten; zero = none
 }
 
 // NewNode returns a node that probes with checker. Drains persisted in
@@ -119,7 +120,7 @@ type drainTable struct {
 func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 	n := &Node{
 		name: o.Name, region: o.Region, log: o.Log, checker: checker,
-		drains: map[string]Drain{}, stop: make(chan struct{}), errs: make(chan error, 1),
+		drains: map[string]Drain{}, refused: map[string]uint64{}, stop: make(chan struct{}), errs: make(chan error, 1),
 		verdictChanges: newVerdictChanges(), key: newNodeKey(), events: make(chan event, queueSize),
 		probeSet: make(chan []Endpoint, 1), known: map[string]Endpoint{},
 	}
@@ -257,23 +258,52 @@ func (n *Node) Settled() bool {
 }
 
 // SetDrain writes a drain (or, with deleted, an undrain) for target, keeps
-// it, persists it and replicates it.
+// it, persists it and replicates it. The target is stored in its
+// canonical form (CanonicalTarget). A refused drain (a bad target or
+// reason, one target too many: ErrBadDrain; an undo of a target not
+// drained: ErrNotDrained; a drain that does not encode) returns a zero
+// Drain and applies nothing. A drain that applies but cannot be persisted
+// returns the drain and that error, which DrainPersistence also reports.
 func (n *Node) SetDrain(target string, d time.Duration, reason, by string, deleted bool) (Drain, error) {
+	target, err := CanonicalTarget(target)
+	if err != nil {
+		return Drain{}, err
+	}
+	if err := CheckDrainReason(reason); err != nil {
+		return Drain{}, err
+	}
+	if len(by) > maxDrainBy {
+		return Drain{}, badDrain("by is %d bytes; at most %d are allowed", len(by), maxDrainBy)
+	}
 	now := time.Now()
 	dr := Drain{Target: target, Reason: reason, SetAt: now, By: by, Deleted: deleted}
 	if d > 0 && !deleted {
 		dr.Until = now.Add(d)
 	}
 	n.mu.Lock()
-	if old, ok := n.drains[target]; ok && !dr.newer(old) {
+	old, ok := n.drains[target]
+	switch {
+	case deleted && (!ok || !old.Active(now)):
+		n.mu.Unlock()
+		return Drain{}, &drainError{msg: target + " is not drained" + notDrainedWhy(old, ok), kind: ErrNotDrained}
+	case !ok && len(n.drains) >= MaxDrains:
+		n.mu.Unlock()
+		return Drain{}, badDrain("%d targets have drains already (undone ones are kept for %s), the most a node holds; undo or let some expire first",
+			len(n.drains), DrainRetention)
+	case ok && !dr.newer(old):
 		dr.SetAt = old.SetAt.Add(time.Nanosecond) // our clock is behind the last writer's
 	}
+	msg, err := encode(msgDrain, dr)
+	if err != nil {
+		n.mu.Unlock()
+		return Drain{}, err
+	}
 	n.drains[target] = dr
-	err := n.persistDrainsLocked(false)
+	err = n.persistDrainsLocked(false)
 	n.publishDrainsLocked(now)
 	n.mu.Unlock()
-	if b, err := encode(msgDrain, dr); err == nil && n.mesh != nil {
-		n.mesh.broadcast([][]byte{b})
+	if n.mesh != nil {
+		n.mesh.broadcast([][]byte{msg}, nil)
 	}
 	verb := "drain set"
 	if deleted {
@@ -283,16 +313,48 @@ func (n *Node) SetDrain(target string, d time.Duration, reason, by string, delet
 	return dr, err
 }
 
-// mergeDrain applies a drain from a peer under last-writer-wins.
+// notDrainedWhy says what became of a drain that is no longer in force.
+func notDrainedWhy(old Drain, ok bool) string {
+	switch {
+	case !ok:
+		return ""
+	case old.Deleted:
+		return " (undone at " + old.SetAt.UTC().Format(time.RFC3339) + " by " + old.By + ")"
+	}
+	return " (expired at " + old.Until.UTC().Format(time.RFC3339) + ")"
+}
+
+// mergeDrain applies a drain from a peer under last-writer-wins, in its
+// canonical form. Drains stamped beyond MaxDrainSkew in the future, and
+// new targets beyond MaxDrains, are refused and counted; a forgettable
+// one (see DrainRetention) only replaces an older write.
 func (n *Node) mergeDrain(d Drain) bool {
+	t, err := CanonicalTarget(d.Target)
+	if err != nil {
+		return false // wellFormed refused it before
+	}
+	d.Target = t
+	now := time.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if old, ok := n.drains[d.Target]; ok && !d.newer(old) {
+	old, ok := n.drains[d.Target]
+	switch {
+	case ok && !d.newer(old):
+		return false
+	case d.future(now):
+		n.refused["future"]++
+		n.log.Warn("mesh: refused a drain stamped in the future", "target", d.Target, "set_at", d.SetAt, "by", d.By, "skew", MaxDrainSkew)
+		return false
+	case !ok && d.forgettable(now):
+		return false
+	case !ok && len(n.drains) >= MaxDrains:
+		n.refused["limit"]++
+		n.log.Warn("mesh: refused a drain: too many targets", "target", d.Target, "by", d.By, "max", MaxDrains)
 		return false
 	}
 	n.drains[d.Target] = d
 	n.persistDrainsLocked(false)
-	n.publishDrainsLocked(time.Now())
+	n.publishDrainsLocked(now)
 	n.log.Info("drain replicated", "target", d.Target, "deleted", d.Deleted, "by", d.By)
 	return true
 }
@@ -328,9 +390,21 @@ func (n *Node) DrainPersistence() PersistStatus {
 		Failures: n.drainW.failures, LoadErr: n.drainW.loadErr}
 }
 
+// publishDrainsLocked publishes the active drains, forgets the undone and
+// expired ones older than DrainRetention (persisting what is left), and
+// notes when it must run again.
 func (n *Node) publishDrainsLocked(now time.Time) {
 	t := &drainTable{values: map[string]bool{}, pools: map[string]bool{}}
-	for _, d := range n.drains {
+	forgot := false
+	for target, d := range n.drains {
+		if d.forgettable(now) {
+			delete(n.drains, target)
+			forgot = true
+			continue
+		}
+		if at := d.forgetAt(); !at.IsZero() && (t.next.IsZero() || at.Before(t.next)) {
+			t.next = at
+		}
 		if !d.Active(now) {
 			continue
 		}
@@ -344,6 +418,9 @@ func (n *Node) publishDrainsLocked(now time.Time) {
 		}
 	}
 	n.drainTab.Store(t)
+	if forgot {
+		n.persistDrainsLocked(false)
+	}
 }
 
 // persistDrainsLocked writes every drain to the state dir. The drains
@@ -359,10 +436,15 @@ func (n *Node) persistDrainsLocked(retry bool) error {
 		list = append(list, d)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Target < list[j].Target })
-	data, _ := json.MarshalIndent(list, "", "  ")
 	now := time.Now()
 	failing := n.drainErr != nil
-	n.drainErr = atomicfile.Write(n.drainPath, data)
+	data, err := json.MarshalIndent(list, "", "  ")
+	if err == nil {
+		err = atomicfile.Write(n.drainPath, data)
+	} else {
+		err = fmt.Errorf("drains: encoding: %w", err) // never write what did not encode
+	}
+	n.drainErr = err
 	n.drainW.tried = now
 	switch {
 	case n.drainErr != nil:
@@ -381,7 +463,9 @@ func (n *Node) persistDrainsLocked(retry bool) error {
 }
 
 // loadDrains reads the persisted drains. A corrupt file is moved aside
-// (never silently emptied) and reported.
+// (never silently emptied) and reported; drains in it that no node would
+// write (malformed, or stamped in the future) are dropped and reported,
+// the others kept. The file itself is left as it is.
 func (n *Node) loadDrains() error {
 	data, err := os.ReadFile(n.drainPath)
 	if os.IsNotExist(err) {
@@ -398,12 +482,46 @@ func (n *Node) loadDrains() error {
 		}
 		return fmt.Errorf("drains: %s is corrupt (moved to %s): %w", n.drainPath, aside, err)
 	}
+	now := time.Now()
+	var dropped []string
 	for _, d := range list {
-		if d.Target != "" {
+		err := d.wellFormed()
+		switch {
+		case err != nil:
+			dropped = append(dropped, err.Error())
+			continue
+		case d.future(now):
+			dropped = append(dropped, fmt.Sprintf("%s: set_at %s is in the future", d.Target, d.SetAt.Format(time.RFC3339)))
+			continue
+		}
+		d.Target, _ = CanonicalTarget(d.Target)
+		if old, ok := n.drains[d.Target]; !ok || d.newer(old) {
 			n.drains[d.Target] = d
 		}
 	}
+	if len(n.drains) > MaxDrains {
+		dropped = append(dropped, fmt.Sprintf("%d targets, more than the %d a node holds; the oldest writes dropped", len(n.drains), MaxDrains))
+		keepNewest(n.drains, MaxDrains)
+	}
+	if len(dropped) > 0 {
+		if len(dropped) > 3 {
+			dropped = append(dropped[:3], fmt.Sprintf("and %d more", len(dropped)-3))
+		}
+		return fmt.Errorf("drains: %s: dropped drains no node would write: %s", n.drainPath, strings.Join(dropped, "; "))
+	}
 	return nil
+}
+
+// keepNewest drops the oldest writes of drains until max are left.
+func keepNewest(drains map[string]Drain, max int) {
+	list := make([]Drain, 0, len(drains))
+	for _, d := range drains {
+		list = append(list, d)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].newer(list[j]) })
+	for _, d := range list[max:] {
+		delete(drains, d.Target)
+	}
 }
 
 // Status reports members, endpoints with every observation, and drains.

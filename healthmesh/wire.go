@@ -1,6 +1,7 @@
 package healthmesh
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +14,18 @@ const msgDrain byte = 'd'
 
 var errBadMessage = errors.New("healthmesh: malformed message")
 
-// encode writes a drain message; a value JSON cannot encode is an error,
-// never an empty message.
+// encode is a message of kind with body v. HTML characters are not
+// escaped: a reason with < or & keeps its size. An error (a time that
+// does not marshal) means there is nothing to send.
 func encode(kind byte, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("healthmesh: encode: %w", err)
+	var buf bytes.Buffer
+	buf.WriteByte(kind)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("mesh: encoding a %q message: %w", kind, err)
 	}
-	return append([]byte{kind}, b...), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // decodeMsg parses a mesh message.
@@ -35,7 +40,7 @@ func decodeMsg(b []byte) (kind byte, v *vectorPage, l *listPage, d *Drain, err e
 		l, err = decodeList(b)
 	case msgDrain:
 		d = new(Drain)
-		if json.Unmarshal(b[1:], d) != nil || d.Target == "" {
+		if json.Unmarshal(b[1:], d) != nil || d.wellFormed() != nil {
 			err = errBadMessage
 		}
 	default:

@@ -218,7 +218,7 @@ func sendDrain(api string, op drainOp) bool {
 		req, _ = http.NewRequest("DELETE", "http://"+api+"/api/v1/drains/"+op.target, nil)
 	} else {
 		req, _ = http.NewRequest("POST", "http://"+api+"/api/v1/drains",
-			strings.NewReader(fmt.Sprintf(`{"target":%q,"reason":"fault test"}`, op.target)))
+			strings.NewReader(fmt.Sprintf(`{"target":%q,"reason":"fault test","force":true}`, op.target)))
 	}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -74,6 +74,8 @@ func FuzzDrainBody(f *testing.F) {
 		``,
 		`{"target":"` + strings.Repeat("x", 300) + `"}`,
 		`{"target":"x","for":"9999999999h"}`,
+		`{"target":"CDN.Example.NET.","force":true}`,
+		`{"target":"x","reason":"` + strings.Repeat("<", 201) + `"}`,
 	} {
 		f.Add([]byte(body))
 	}
@@ -104,7 +106,14 @@ func FuzzDrainBody(f *testing.F) {
 				t.Fatalf("%q: accepted duration %q", body, req.For)
 			}
 		}
-		if want := fmt.Sprintf("set %s %s %q api@127.0.0.1", req.Target, d, req.Reason); len(b.calls) != 1 || b.calls[0] != want {
+		if err := healthmesh.CheckDrainReason(req.Reason); err != nil {
+			t.Fatalf("%q: accepted reason %q: %v", body, req.Reason, err)
+		}
+		want := fmt.Sprintf("set %s %s %q api@127.0.0.1", req.Target, d, req.Reason)
+		if req.Force {
+			want += " force"
+		}
+		if len(b.calls) != 1 || b.calls[0] != want {
 			t.Fatalf("%q: got backend calls %q; want %q", body, b.calls, want)
 		}
 		var dr healthmesh.Drain

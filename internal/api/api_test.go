@@ -80,10 +80,14 @@ func (f *fakeBackend) Drains() []healthmesh.Drain {
 	return f.drains
 }
 
-func (f *fakeBackend) SetDrain(target string, d time.Duration, reason, by string) (healthmesh.Drain, error) {
+func (f *fakeBackend) SetDrain(target string, d time.Duration, reason, by string, force bool) (healthmesh.Drain, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf("set %s %s %q %s", target, d, reason, by))
+	call := fmt.Sprintf("set %s %s %q %s", target, d, reason, by)
+	if force {
+		call += " force"
+	}
+	f.calls = append(f.calls, call)
 	if f.err != nil {
 		return healthmesh.Drain{}, f.err
 	}
@@ -206,6 +210,18 @@ func TestRoutes(t *testing.T) {
 		{name: "drain backend invalid", call: call{method: "POST", path: "/api/v1/drains", body: `{"target":"pool:zz"}`},
 			backErr: fmt.Errorf("no pool zz: %w", ErrInvalid), wantCode: 400, wantJSON: `{"error":"no pool zz: invalid request"}`,
 			wantCalls: []string{`set pool:zz 0s "" api@127.0.0.1`}},
+		{name: "drain forced", call: call{method: "POST", path: "/api/v1/drains", body: `{"target":"cdn-new.example.net","force":true}`},
+			wantCode:  201,
+			wantJSON:  `{"target":"cdn-new.example.net","set_at":"2026-01-02T15:04:05Z","by":"api@127.0.0.1"}`,
+			wantCalls: []string{`set cdn-new.example.net 0s "" api@127.0.0.1 force`}},
+		{name: "drain of a reason at the limit", call: call{method: "POST", path: "/api/v1/drains",
+			body: `{"target":"pool:eu","reason":"` + strings.Repeat("é", 100) + `"}`}, wantCode: 201,
+			wantJSON:  `{"target":"pool:eu","reason":"` + strings.Repeat("é", 100) + `","set_at":"2026-01-02T15:04:05Z","by":"api@127.0.0.1"}`,
+			wantCalls: []string{`set pool:eu 0s "` + strings.Repeat("é", 100) + `" api@127.0.0.1`}},
+		{name: "drain of no served target", call: call{method: "POST", path: "/api/v1/drains", body: `{"target":"cdn-eu2.example.net"}`},
+			backErr:  fmt.Errorf("cdn-eu2.example.net is no value; did you mean cdn-eu.example.net?: %w", ErrInvalid),
+			wantCode: 400, wantJSON: `{"error":"cdn-eu2.example.net is no value; did you mean cdn-eu.example.net?: invalid request"}`,
+			wantCalls: []string{`set cdn-eu2.example.net 0s "" api@127.0.0.1`}},
 		{name: "undrain path", call: call{method: "DELETE", path: "/api/v1/drains/198.51.100.1"}, wantCode: 204,
 			wantCalls: []string{"undrain 198.51.100.1 api@127.0.0.1"}},
 		{name: "undrain escaped path", call: call{method: "DELETE", path: "/api/v1/drains/pool%3Aeu"}, wantCode: 204,
@@ -302,6 +318,12 @@ func TestBadBodies(t *testing.T) {
 		{"slash in target", `{"target":"a/b"}`, 400, "contains spaces"},
 		{"pool without id", `{"target":"pool:"}`, 400, "needs a pool id"},
 		{"long target", `{"target":"` + strings.Repeat("a", 256) + `"}`, 400, "longer than 255"},
+		{"empty label", `{"target":"cdn..example.net"}`, 400, "not an address, a name or pool:ID"},
+		{"address with zone", `{"target":"fe80::1%eth0"}`, 400, "zone"},
+		{"long reason", `{"target":"x","reason":"` + strings.Repeat("a", 1500) + `"}`, 400, "reason is 1500 bytes; at most 200 are allowed"},
+		{"reason one byte over", `{"target":"x","reason":"` + strings.Repeat("é", 100) + `a"}`, 400, "at most 200"},
+		{"reason on two lines", `{"target":"x","reason":"a\nb"}`, 400, "control characters"},
+		{"force not a bool", `{"target":"x","force":"yes"}`, 400, "bad JSON body"},
 		{"bad duration", `{"target":"x","for":"10 minutes"}`, 400, "for: "},
 		{"number duration", `{"target":"x","for":600}`, 400, "bad JSON body"},
 		{"negative duration", `{"target":"x","for":"-1m"}`, 400, "negative"},

@@ -30,9 +30,11 @@ type Backend interface {
 	// Drains lists the active drains.
 	Drains() []healthmesh.Drain
 	// SetDrain takes target ("198.51.100.1" or "pool:eu") out of service,
-	// for d (0 = until undone), and replicates it to the mesh.
-	SetDrain(target string, d time.Duration, reason, by string) (healthmesh.Drain, error)
-	// Undrain puts target back.
+	// for d (0 = until undone), and replicates it to the mesh. A target
+	// that names no value or pool of the zones served is refused
+	// (ErrInvalid) unless force is set.
+	SetDrain(target string, d time.Duration, reason, by string, force bool) (healthmesh.Drain, error)
+	// Undrain puts target back; ErrNotFound when it is not drained.
 	Undrain(target, by string) error
 }
 

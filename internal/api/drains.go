@@ -34,7 +34,10 @@ func (s *Server) listDrains(w http.ResponseWriter, r *http.Request) {
 type drainRequest struct {
 	Target string `json:"target"`           // "198.51.100.1" or "pool:eu"
 	For    string `json:"for,omitempty"`    // Go duration; empty or "0s": until undone
-	Reason string `json:"reason,omitempty"` // free text
+	Reason string `json:"reason,omitempty"` // free text, at most healthmesh.MaxDrainReason bytes
+	// Force drains a target that no value or pool of the zones served
+	// names (yet).
+	Force bool `json:"force,omitempty"`
 }
 
 func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, c caller) {
@@ -44,7 +47,7 @@ func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, c caller) {
 		s.refuse(w, r, c, req.Target, err)
 		return
 	}
-	dr, err := s.b.SetDrain(req.Target, d, req.Reason, c.by())
+	dr, err := s.b.SetDrain(req.Target, d, req.Reason, c.by(), req.Force)
 	if err != nil {
 		s.refuse(w, r, c, req.Target, err, "for", d, "reason", req.Reason)
 		return
@@ -120,6 +123,9 @@ func decodeDrain(body io.Reader, req *drainRequest) (time.Duration, error) {
 	if err := validTarget(req.Target); err != nil {
 		return 0, err
 	}
+	if err := healthmesh.CheckDrainReason(req.Reason); err != nil {
+		return 0, badRequest{err}
+	}
 	var d time.Duration
 	if req.For != "" {
 		var err error
@@ -145,6 +151,9 @@ func validTarget(t string) error {
 		return badRequest{fmt.Errorf("target %q contains spaces, control characters or /", t)}
 	case t == "pool:":
 		return badRequest{errors.New(`target "pool:" needs a pool id, as in pool:eu`)}
+	}
+	if _, err := healthmesh.CanonicalTarget(t); err != nil {
+		return badRequest{err}
 	}
 	return nil
 }

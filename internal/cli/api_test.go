@@ -125,7 +125,19 @@ func TestDrain(t *testing.T) {
 		{name: "bad duration", args: []string{"x", "--for", "soon"}, wantCode: 2, wantStderr: `--for "soon"`},
 		{name: "zero duration", args: []string{"x", "--for", "0s"}, wantCode: 2, wantStderr: `--for "0s"`},
 		{name: "undo with for", args: []string{"--undo", "x", "--for", "1m"}, wantCode: 2, wantStderr: "--undo takes no"},
-		{name: "unknown flag", args: []string{"x", "--force"}, wantCode: 2, wantStderr: "unknown flag --force"},
+		{name: "force", args: []string{"cdn-new.example.net", "--force"},
+			status: 201, reply: `{"target":"cdn-new.example.net"}`, wantCode: 0,
+			wantReq: `POST /api/v1/drains auth="" {"force":true,"target":"cdn-new.example.net"}`,
+			wantOut: "drained cdn-new.example.net until undone\n"},
+		{name: "no such target", args: []string{"cdn-eu2.example.net"}, status: 400,
+			reply:   `{"error":"cdn-eu2.example.net is no value or pool:ID of the dynamic records served; did you mean cdn-eu.example.net?"}`,
+			wantReq: `POST /api/v1/drains auth="" {"target":"cdn-eu2.example.net"}`, wantCode: 1,
+			wantStderr: "meridian drain: cdn-eu2.example.net is no value or pool:ID of the dynamic records served; did you mean cdn-eu.example.net? (HTTP 400)"},
+		{name: "long reason", args: []string{"pool:eu", "--reason", strings.Repeat("r", 1500)}, wantCode: 2,
+			wantStderr: "--reason: reason is 1500 bytes; at most 200 are allowed"},
+		{name: "reason on two lines", args: []string{"pool:eu", "--reason", "a\nb"}, wantCode: 2, wantStderr: "control characters"},
+		{name: "undo with force", args: []string{"--undo", "x", "--force"}, wantCode: 2, wantStderr: "--undo takes no"},
+		{name: "unknown flag", args: []string{"x", "--forse"}, wantCode: 2, wantStderr: "unknown flag --forse"},
 		{name: "flag without value", args: []string{"x", "--reason"}, wantCode: 2, wantStderr: "needs a value"},
 		{name: "missing token file", args: []string{"x", "--token-file", filepath.Join(dir, "nope")}, wantCode: 1,
 			wantStderr: "token file"},
@@ -264,10 +276,10 @@ func (b *roundTripBackend) Explain(context.Context, expl.Query) (*expl.Report, e
 	return nil, api.ErrUnsupported
 }
 
-func (b *roundTripBackend) SetDrain(target string, d time.Duration, reason, by string) (healthmesh.Drain, error) {
+func (b *roundTripBackend) SetDrain(target string, d time.Duration, reason, by string, force bool) (healthmesh.Drain, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.calls = append(b.calls, fmt.Sprintf("set %s %s %q %s", target, d, reason, by))
+	b.calls = append(b.calls, fmt.Sprintf("set %s %s %q %s %v", target, d, reason, by, force))
 	return healthmesh.Drain{Target: target, Until: time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC).Add(d), Reason: reason, By: by}, nil
 }
 
@@ -301,6 +313,8 @@ func TestDrainAgainstAPI(t *testing.T) {
 			"drained pool:eu until 2026-01-02T16:00:00Z (reason: move)\n"},
 		{[]string{"--undo", "2001:db8::1", "--token-file", tokenFile}, 0, "undrained 2001:db8::1\n"},
 		{[]string{"--undo", "pool:eu"}, 1, ""}, // no token
+		{[]string{"cdn-new.example.net", "--force", "--token-file", tokenFile}, 0, "drained cdn-new.example.net until 2026-01-02T15:00:00Z\n"},
+		{[]string{"pool:eu", "--reason", strings.Repeat("r", 201), "--token-file", tokenFile}, 2, ""}, // refused before the call
 	}
 	for _, st := range steps {
 		var out, errOut bytes.Buffer
@@ -309,7 +323,8 @@ func TestDrainAgainstAPI(t *testing.T) {
 			t.Errorf("drain %q: got %d %q (stderr %q); want %d %q", st.args, code, out.String(), errOut.String(), st.wantCode, st.wantOut)
 		}
 	}
-	want := []string{`set pool:eu 1h0m0s "move" api@127.0.0.1`, "undrain 2001:db8::1 api@127.0.0.1"}
+	want := []string{`set pool:eu 1h0m0s "move" api@127.0.0.1 false`, "undrain 2001:db8::1 api@127.0.0.1",
+		`set cdn-new.example.net 0s "" api@127.0.0.1 true`}
 	if strings.Join(b.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got backend calls %q; want %q", b.calls, want)
 	}

@@ -27,8 +27,9 @@ commands:
   check   --config FILE   load the config and every zone as serve would; print problems
   explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]
                           show how a query from that client is answered, and why
-  drain   TARGET [--for DURATION] [--reason TEXT] [--api URL|--config FILE] [--token-file FILE]
-                          take an address or pool:ID out of service on every node
+  drain   TARGET [--for DURATION] [--reason TEXT] [--force] [--api URL|--config FILE] [--token-file FILE]
+                          take an address, name or pool:ID of the zones out of service
+                          on every node (--force: one the zones do not name yet)
   drain   --undo TARGET   put it back
   keygen                  print a new mesh encryption key
   version                 print the version

@@ -18,9 +18,11 @@ import (
 	"github.com/meridiandns/meridian/internal/config"
 )
 
-const drainUsage = `usage: meridian drain TARGET [--for DURATION] [--reason TEXT] [--api URL | --config FILE] [--token-file FILE]
+const drainUsage = `usage: meridian drain TARGET [--for DURATION] [--reason TEXT] [--force] [--api URL | --config FILE] [--token-file FILE]
        meridian drain --undo TARGET [--api URL | --config FILE] [--token-file FILE]
-TARGET is an address or target name ("198.51.100.1") or a pool ("pool:eu").`
+TARGET is an address or target name ("198.51.100.1") or a pool ("pool:eu") of
+the zones served; --force drains one they do not name (yet). A reason is at
+most 200 bytes.`
 
 // drainArgs is the parsed command line of `meridian drain`; flags and the
 // target may come in any order.
@@ -29,6 +31,7 @@ type drainArgs struct {
 	target, reason string
 	dur            time.Duration
 	undo, durGiven bool
+	force          bool
 }
 
 // apiTarget is how a command finds a node's API: --api URL, else
@@ -43,7 +46,7 @@ func parseDrain(args []string) (drainArgs, error) {
 	a := drainArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
 	flags, pos, err := splitArgs(args,
 		map[string]bool{"for": true, "reason": true, "api": true, "config": true, "token-file": true},
-		map[string]bool{"undo": true})
+		map[string]bool{"undo": true, "force": true})
 	if err != nil {
 		return a, err
 	}
@@ -51,6 +54,8 @@ func parseDrain(args []string) (drainArgs, error) {
 		switch f.name {
 		case "undo":
 			a.undo = true
+		case "force":
+			a.force = true
 		case "for":
 			d, err := time.ParseDuration(f.val)
 			if err != nil || d <= 0 {
@@ -71,8 +76,11 @@ func parseDrain(args []string) (drainArgs, error) {
 		return a, fmt.Errorf("want exactly one TARGET, got %d", len(pos))
 	}
 	a.target = pos[0]
-	if a.undo && (a.durGiven || a.reason != "") {
-		return a, fmt.Errorf("--undo takes no --for or --reason")
+	if a.undo && (a.durGiven || a.reason != "" || a.force) {
+		return a, fmt.Errorf("--undo takes no --for, --reason or --force")
+	}
+	if err := healthmesh.CheckDrainReason(a.reason); err != nil {
+		return a, fmt.Errorf("--reason: %v", err)
 	}
 	return a, nil
 }
@@ -102,7 +110,7 @@ func drain(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		var d healthmesh.Drain
-		d, err = c.drain(a.target, a.dur, a.reason)
+		d, err = c.drain(a.target, a.dur, a.reason, a.force)
 		if err == nil {
 			fmt.Fprintln(stdout, describeDrain(d))
 		}
@@ -201,13 +209,16 @@ type apiClient struct {
 	http  *http.Client
 }
 
-func (c apiClient) drain(target string, d time.Duration, reason string) (healthmesh.Drain, error) {
-	req := map[string]string{"target": target}
+func (c apiClient) drain(target string, d time.Duration, reason string, force bool) (healthmesh.Drain, error) {
+	req := map[string]any{"target": target}
 	if d > 0 {
 		req["for"] = d.String()
 	}
 	if reason != "" {
 		req["reason"] = reason
+	}
+	if force {
+		req["force"] = true
 	}
 	body, _ := json.Marshal(req)
 	var out healthmesh.Drain

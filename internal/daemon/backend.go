@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/meridiandns/meridian/geo"
@@ -10,6 +13,7 @@ import (
 	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/explain"
 	"github.com/meridiandns/meridian/pools"
+	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
 
@@ -127,12 +131,94 @@ func (b backend) Drains() []healthmesh.Drain { return b.d.health.Drains() }
 
 // SetDrain applies the drain in memory and on the mesh even when it cannot
 // be written to the state dir; that error is logged and kept for status.
-func (b backend) SetDrain(target string, d time.Duration, reason, by string) (healthmesh.Drain, error) {
-	dr, _ := b.d.health.SetDrain(target, d, reason, by, false)
+// Without force, a target that names no value or pool of the zones served
+// is refused, with the closest that do.
+func (b backend) SetDrain(target string, d time.Duration, reason, by string, force bool) (healthmesh.Drain, error) {
+	t, err := healthmesh.CanonicalTarget(target)
+	if err != nil {
+		return healthmesh.Drain{}, apiError(err)
+	}
+	if !force {
+		if err := checkServed(t, b.d.loader.Current()); err != nil {
+			return healthmesh.Drain{}, err
+		}
+	}
+	dr, err := b.d.health.SetDrain(t, d, reason, by, false)
+	if dr.Target == "" {
+		return dr, apiError(err) // refused; a failed write only shows in status
+	}
 	return dr, nil
 }
 
 func (b backend) Undrain(target, by string) error {
-	b.d.health.SetDrain(target, 0, "", by, true)
+	if dr, err := b.d.health.SetDrain(target, 0, "", by, true); dr.Target == "" {
+		return apiError(err)
+	}
 	return nil
 }
+
+// closeShown is how many close matches a refused target's error names.
+const closeShown = 3
+
+// checkServed refuses a canonical drain target that no dynamic record of
+// set names: a value (of a pool, or the record's own) or a pool id.
+func checkServed(target string, set *zones.Set) error {
+	seen := map[string]bool{}
+	var known []string
+	for _, z := range set.Zones() {
+		for _, zr := range z.Records {
+			r := zr.Policy
+			if r == nil {
+				continue
+			}
+			add := func(t string) bool {
+				if !seen[t] {
+					seen[t] = true
+					known = append(known, t)
+				}
+				return t == target
+			}
+			for _, v := range r.Values {
+				if add(strings.TrimSuffix(v.Value, ".")) {
+					return nil
+				}
+			}
+			for _, p := range r.Pools {
+				if add("pool:" + p.ID) {
+					return nil
+				}
+				for _, v := range p.Values {
+					if add(strings.TrimSuffix(v.Value, ".")) {
+						return nil
+					}
+				}
+			}
+		}
+	}
+	what := "value or pool:ID"
+	if strings.HasPrefix(target, "pool:") {
+		what = "pool id"
+	}
+	msg := fmt.Sprintf("%s is no %s of the dynamic records served", target, what)
+	if near := healthmesh.CloseTargets(target, known, closeShown); len(near) > 0 {
+		msg += "; did you mean " + strings.Join(near, ", ") + "?"
+	}
+	return kindError{errors.New(msg + "; force (meridian drain --force) drains it anyway, for a target about to appear"), api.ErrInvalid}
+}
+
+// apiError gives a refusal of the health node the API status it calls for.
+func apiError(err error) error {
+	switch {
+	case errors.Is(err, healthmesh.ErrNotDrained):
+		return kindError{err, api.ErrNotFound}
+	case errors.Is(err, healthmesh.ErrBadDrain):
+		return kindError{err, api.ErrInvalid}
+	}
+	return err
+}
+
+// kindError is err, with its message, that is also kind.
+type kindError struct{ err, kind error }
+
+func (e kindError) Error() string   { return e.err.Error() }
+func (e kindError) Unwrap() []error { return []error{e.err, e.kind} }

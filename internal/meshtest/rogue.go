@@ -112,7 +112,9 @@ func (r *Rogue) NotifyMsg(b []byte) {
 }
 
 // GetBroadcasts implements memberlist.Delegate.
-func (r *Rogue) GetBroadcasts(overhead, limit int) [][]byte { return r.queue.GetBroadcasts(overhead, limit) }
+func (r *Rogue) GetBroadcasts(overhead, limit int) [][]byte {
+	return r.queue.GetBroadcasts(overhead, limit)
+}
 
 // LocalState implements memberlist.Delegate: a rogue offers nothing.
 func (r *Rogue) LocalState(bool) []byte { return nil }
