@@ -12,10 +12,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The node's loop goroutine owns its view (view.go): probe results,
-// decoded peer pages, membership changes and endpoint changes reach it
-// as events on one channel, and it alone changes the view, publishes
-// verdicts and sends this node's vector. memberlist callbacks only
+// The node's loop goroutine owns its view (view.go) and the drains:
+// probe results, decoded peer pages and drains, membership changes,
+// endpoint changes and the API's drains reach it as events on one
+// channel, and it alone changes the view and the drains, publishes
+// verdicts and sends this node's vector. (Others read the drains under
+// Node.mu; the disk is the drain writer's, drainwriter.go.) memberlist callbacks only
 // decode and enqueue; when the queue is full a peer's page is dropped
 // and counted (push/pull brings it again), never waited for.
 
@@ -27,20 +29,22 @@ const (
 	evList                       // a page of an endpoint list
 	evMember                     // a member's metadata or state changed
 	evEndpoints                  // this node's endpoints changed (a zone reload)
-	evCall                       // run fn in the loop (status reads)
+	evDrain                      // a drain from a peer
+	evCall                       // run fn in the loop (status reads, drains set by the API)
 )
 
 type event struct {
-	kind eventKind
-	id   string // evLocal
-	up   bool   // evLocal
-	page *vectorPage
-	raw  []byte // the page as received, to relay and to hand on in push/pull
-	list *listPage
-	name string // evMember
-	mk   memberKey
-	eps  []Endpoint
-	fn   func(v *view)
+	kind  eventKind
+	id    string // evLocal
+	up    bool   // evLocal
+	page  *vectorPage
+	raw   []byte // the page as received, to relay and to hand on in push/pull
+	list  *listPage
+	name  string // evMember
+	mk    memberKey
+	eps   []Endpoint
+	drain *Drain
+	fn    func(v *view)
 }
 
 // queueSize bounds the events waiting for the loop.
@@ -150,6 +154,10 @@ func (n *Node) handle(ev event, now time.Time) {
 		n.chooseProbed(now)
 		if n.mesh != nil {
 			n.mesh.broadcast(listPages(v.list), nil)
+		}
+	case evDrain:
+		if n.mergeDrain(*ev.drain) && n.mesh != nil {
+			n.mesh.relay(ev.raw)
 		}
 	case evCall:
 		ev.fn(v)

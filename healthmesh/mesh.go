@@ -349,7 +349,7 @@ func (m *mesh) NotifyMsg(b []byte) {
 }
 
 // take decodes one message (gossiped, or an item of a push/pull state)
-// and hands it on: pages to the loop, drains to the node.
+// and hands it to the loop.
 func (m *mesh) take(b []byte) {
 	kind, v, l, d, err := decodeMsg(b)
 	if err != nil {
@@ -363,9 +363,7 @@ func (m *mesh) take(b []byte) {
 	case msgList:
 		m.node.enqueue(event{kind: evList, list: l})
 	case msgDrain:
-		if m.node.mergeDrain(*d) {
-			m.relay(append([]byte(nil), b...))
-		}
+		m.node.enqueue(event{kind: evDrain, drain: d, raw: append([]byte(nil), b...)})
 	}
 }
 

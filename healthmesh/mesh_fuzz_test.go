@@ -283,3 +283,33 @@ func TestMeshIdentity(t *testing.T) {
 		t.Errorf("after n2's restart: got %v; want its new vector (version 1, endpoint 9 down)", state())
 	}
 }
+
+// TestCallbacksOnlyEnqueue: memberlist's callbacks decode and hand over;
+// nothing a peer sends changes the node until its loop takes it (here
+// the test plays the loop), and a full queue drops and counts rather
+// than waits.
+func TestCallbacksOnlyEnqueue(t *testing.T) {
+	n, m := newDelegate(t)
+	before := meshState(n)
+	m.NotifyMsg(mustEncode(msgDrain, Drain{Target: "pool:us", SetAt: time.Now(), By: "n2"}))
+	m.NotifyMsg(testPage("n2", "us", 40, newList(delegateIDs), 0, map[int]bool{5: true}))
+	if after := meshState(n); after != before {
+		t.Fatalf("a callback changed the node itself:\n%s\nto\n%s", before, after)
+	}
+	pump(n)
+	if after := meshState(n); after == before || !strings.Contains(after, `drain "pool:us"`) {
+		t.Fatalf("the loop took nothing:\n%s", after)
+	}
+	page := testPage("n2", "us", 41, newList(delegateIDs), 0, nil)
+	start := time.Now()
+	for range queueSize + 10 {
+		m.NotifyMsg(page)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("%d messages into a full queue took %v; callbacks must not wait", queueSize+10, took)
+	}
+	if got := n.dropped.Load(); got != 10 {
+		t.Errorf("dropped: got %d; want the 10 beyond the queue", got)
+	}
+	pump(n)
+}

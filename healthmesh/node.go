@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/atomicfile"
 	"github.com/meridiandns/meridian/pools"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,25 +64,16 @@ type Node struct {
 	eps      atomic.Pointer[[]Endpoint] // the endpoints, for metrics
 	state    atomic.Pointer[[]byte]     // what push/pull hands a peer, made by the loop
 
-	mu       sync.Mutex        // guards the drains and their persistence below
-	drains   map[string]Drain  // by target, tombstones included
-	drainErr error             // last persistence error
-	drainW   drainWrites       // persistence, for status and metrics
-	refused  map[string]uint64 // peers' drains refused, by reason (future, limit)
+	mu      sync.Mutex        // guards the drains below; the loop alone changes them
+	drains  map[string]Drain  // by target, tombstones included
+	drainW  *drainWriter      // persists the drains, apart
+	refused map[string]uint64 // peers' drains refused, by reason (future, limit)
 
 	errs      chan error  // fatal errors: the node cannot go on (see Err)
 	failed    atomic.Bool // set with the first fatal error
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
-}
-
-// drainWrites follows the writes of the drains file.
-type drainWrites struct {
-	since    time.Time // when the writes began failing; zero while they succeed
-	tried    time.Time // last write attempt
-	failures uint64    // failed writes since the node started
-	loadErr  error     // reading the file at start failed (a corrupt one is moved aside)
 }
 
 // drainRetry is how often a failed drains write is retried while nothing
@@ -139,8 +129,9 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 	if o.StateDir != "" {
 		n.drainPath = filepath.Join(o.StateDir, "drains.json")
 		loadErr = n.loadDrains()
-		n.drainW.loadErr = loadErr
 	}
+	n.drainW = newDrainWriter(n.drainPath, o.Log, n.drainList)
+	n.drainW.loadErr = loadErr
 	n.publishDrainsLocked(time.Now())
 	checker.notify = n.observeLocal
 	if o.Mesh != nil {
@@ -150,9 +141,13 @@ func NewNode(o NodeOptions, checker *Checker) (*Node, error) {
 		}
 		n.mesh = m
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.loop()
 	go n.reconcile()
+	go func() {
+		defer n.wg.Done()
+		n.drainW.run(n.stop)
+	}()
 	return n, loadErr
 }
 
@@ -205,16 +200,12 @@ func (n *Node) Close() {
 	})
 }
 
-// tickDrains expires drains and retries a failed drains write; the loop
-// calls it.
+// tickDrains expires drains; the loop calls it.
 func (n *Node) tickDrains(now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if dt := n.drainTab.Load(); !dt.next.IsZero() && !now.Before(dt.next) {
 		n.publishDrainsLocked(now)
-	}
-	if n.drainErr != nil && now.Sub(n.drainW.tried) >= drainRetry {
-		n.persistDrainsLocked(true)
 	}
 }
 
@@ -275,35 +266,55 @@ func (n *Node) SetDrain(target string, d time.Duration, reason, by string, delet
 	if len(by) > maxDrainBy {
 		return Drain{}, badDrain("by is %d bytes; at most %d are allowed", len(by), maxDrainBy)
 	}
-	now := time.Now()
-	dr := Drain{Target: target, Reason: reason, SetAt: now, By: by, Deleted: deleted}
-	if d > 0 && !deleted {
-		dr.Until = now.Add(d)
+	var dr Drain
+	var msg []byte
+	var written <-chan error
+	apply := func(*view) {
+		now := time.Now()
+		dr = Drain{Target: target, Reason: reason, SetAt: now, By: by, Deleted: deleted}
+		if d > 0 && !deleted {
+			dr.Until = now.Add(d)
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		old, ok := n.drains[target]
+		switch {
+		case deleted && (!ok || !old.Active(now)):
+			err = &drainError{msg: target + " is not drained" + notDrainedWhy(old, ok), kind: ErrNotDrained}
+			return
+		case !ok && len(n.drains) >= MaxDrains:
+			err = badDrain("%d targets have drains already (undone ones are kept for %s), the most a node holds; undo or let some expire first",
+				len(n.drains), DrainRetention)
+			return
+		case ok && !dr.newer(old):
+			dr.SetAt = old.SetAt.Add(time.Nanosecond) // our clock is behind the last writer's
+		}
+		if msg, err = encode(msgDrain, dr); err != nil {
+			return
+		}
+		n.drains[target] = dr
+		written = n.drainW.changed()
+		n.publishDrainsLocked(now)
 	}
-	n.mu.Lock()
-	old, ok := n.drains[target]
-	switch {
-	case deleted && (!ok || !old.Active(now)):
-		n.mu.Unlock()
-		return Drain{}, &drainError{msg: target + " is not drained" + notDrainedWhy(old, ok), kind: ErrNotDrained}
-	case !ok && len(n.drains) >= MaxDrains:
-		n.mu.Unlock()
-		return Drain{}, badDrain("%d targets have drains already (undone ones are kept for %s), the most a node holds; undo or let some expire first",
-			len(n.drains), DrainRetention)
-	case ok && !dr.newer(old):
-		dr.SetAt = old.SetAt.Add(time.Nanosecond) // our clock is behind the last writer's
+	// The loop owns the drains while it runs; a closed node's caller
+	// (a tool, a test) has them to itself.
+	if !n.call(apply) {
+		apply(nil)
 	}
-	msg, err := encode(msgDrain, dr)
 	if err != nil {
-		n.mu.Unlock()
 		return Drain{}, err
 	}
-	n.drains[target] = dr
-	err = n.persistDrainsLocked(false)
-	n.publishDrainsLocked(now)
-	n.mu.Unlock()
 	if n.mesh != nil {
 		n.mesh.broadcast([][]byte{msg}, nil)
+	}
+	select {
+	case err = <-written:
+	case <-n.stop: // nobody writes any more: write now
+		n.drainW.flush()
+		select {
+		case err = <-written:
+		default:
+		}
 	}
 	verb := "drain set"
 	if deleted {
@@ -353,7 +364,7 @@ func (n *Node) mergeDrain(d Drain) bool {
 		return false
 	}
 	n.drains[d.Target] = d
-	n.persistDrainsLocked(false)
+	n.drainW.changed()
 	n.publishDrainsLocked(now)
 	n.log.Info("drain replicated", "target", d.Target, "deleted", d.Deleted, "by", d.By)
 	return true
@@ -375,20 +386,11 @@ func (n *Node) Drains() []Drain {
 }
 
 // DrainError returns the last error persisting drains (nil when fine).
-func (n *Node) DrainError() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.drainErr
-}
+func (n *Node) DrainError() error { return n.drainW.status().Err }
 
 // DrainPersistence reports how keeping the drains file is going; the zero
 // value without a state dir.
-func (n *Node) DrainPersistence() PersistStatus {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return PersistStatus{Path: n.drainPath, Err: n.drainErr, Since: n.drainW.since,
-		Failures: n.drainW.failures, LoadErr: n.drainW.loadErr}
-}
+func (n *Node) DrainPersistence() PersistStatus { return n.drainW.status() }
 
 // publishDrainsLocked publishes the active drains, forgets the undone and
 // expired ones older than DrainRetention (persisting what is left), and
@@ -418,48 +420,9 @@ func (n *Node) publishDrainsLocked(now time.Time) {
 		}
 	}
 	n.drainTab.Store(t)
-	if forgot {
-		n.persistDrainsLocked(false)
+	if forgot && n.drainW != nil {
+		n.drainW.changed()
 	}
-}
-
-// persistDrainsLocked writes every drain to the state dir. The drains
-// apply in memory and on the mesh whatever happens here; a failure is kept
-// for status and retried (retry says this call is such a retry, which
-// logs only the recovery).
-func (n *Node) persistDrainsLocked(retry bool) error {
-	if n.drainPath == "" {
-		return nil
-	}
-	list := make([]Drain, 0, len(n.drains))
-	for _, d := range n.drains {
-		list = append(list, d)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Target < list[j].Target })
-	now := time.Now()
-	failing := n.drainErr != nil
-	data, err := json.MarshalIndent(list, "", "  ")
-	if err == nil {
-		err = atomicfile.Write(n.drainPath, data)
-	} else {
-		err = fmt.Errorf("drains: encoding: %w", err) // never write what did not encode
-	}
-	n.drainErr = err
-	n.drainW.tried = now
-	switch {
-	case n.drainErr != nil:
-		n.drainW.failures++
-		if !failing {
-			n.drainW.since = now
-		}
-		if !retry {
-			n.log.Error("cannot persist drains; they apply in memory and on the mesh", "err", n.drainErr)
-		}
-	case failing:
-		n.drainW.since = time.Time{}
-		n.log.Info("drains persisted again", "path", n.drainPath)
-	}
-	return n.drainErr
 }
 
 // loadDrains reads the persisted drains. A corrupt file is moved aside
