@@ -131,7 +131,7 @@ type listBuild struct {
 
 const (
 	maxLists   = 16 // other nodes' lists kept (a rolling deploy has two)
-	maxPending = 4  // lists being collected
+	maxPending = 8  // lists being collected, each named by a member's vector
 )
 
 func newView(self, region string, grace time.Duration) *view {
@@ -431,6 +431,16 @@ func (v *view) listPage(p *listPage, now time.Time) {
 	}
 	b := v.pending[p.list]
 	if b == nil {
+		// Only a list some member's signed vector names is collected:
+		// anyone could send pages of made-up lists.
+		if !v.named(p.list) {
+			return // push/pull brings it again once a vector names it
+		}
+		for h := range v.pending {
+			if !v.named(h) {
+				delete(v.pending, h) // its sender moved on to another list
+			}
+		}
 		if len(v.pending) >= maxPending || p.n == 0 && p.start != 0 {
 			v.refused.overLimit.Add(1)
 			return
@@ -464,6 +474,16 @@ func (v *view) listPage(p *listPage, now time.Time) {
 	}
 }
 
+// named reports whether some observer's vector is over list h.
+func (v *view) named(h listHash) bool {
+	for _, o := range v.observers {
+		if o.list == h {
+			return true
+		}
+	}
+	return false
+}
+
 // sweep forgets the vectors of members dead or gone for longer than the
 // grace period, lists no observer uses, and lists never completed.
 func (v *view) sweep(now time.Time) {
@@ -487,7 +507,7 @@ func (v *view) sweep(now time.Time) {
 		}
 	}
 	for h, b := range v.pending {
-		if now.Sub(b.added) > time.Minute {
+		if now.Sub(b.added) > time.Minute || !used[h] {
 			delete(v.pending, h)
 		}
 	}

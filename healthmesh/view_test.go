@@ -197,12 +197,15 @@ func TestViewSweep(t *testing.T) {
 	v := viewWith(all[:10], map[string]string{"us1": "us"})
 	now := time.Unix(1001, 0)
 	theirs := newList(all[3:15])
+	raw := testPage("us1", "us", 1, theirs, 0, nil)
+	v.page(mustPage(t, raw), raw, now)
 	for _, rp := range listPages(theirs) {
 		p, _ := decodeList(rp)
 		v.listPage(p, now)
 	}
-	raw := testPage("us1", "us", 1, theirs, 0, nil)
-	v.page(mustPage(t, raw), raw, now)
+	if len(v.lists) != 1 {
+		t.Fatalf("lists held: %d; want the one us1's vector names", len(v.lists))
+	}
 	v.member("us1", memberKey{region: "us", key: testKey("us1").Public().(ed25519.PublicKey), alive: false}, now)
 	v.sweep(now.Add(30 * time.Second))
 	if v.observers["us1"] == nil {
@@ -213,14 +216,26 @@ func TestViewSweep(t *testing.T) {
 		t.Errorf("after the grace period: %d observers besides this node, %d lists, %d members; want none",
 			len(v.observers)-1, len(v.lists), len(v.members))
 	}
-	// Lists being collected are bounded and expire.
-	for i := range maxPending + 3 {
+	// Pages of lists no member's vector names are not even collected;
+	// lists being collected are bounded and expire.
+	for i := range 20 {
 		l := newList(testIDs(200 + i))
 		p, _ := decodeList(listPages(l)[0])
 		v.listPage(p, now)
 	}
-	if len(v.pending) > maxPending {
-		t.Errorf("lists being collected: %d; want at most %d", len(v.pending), maxPending)
+	if len(v.pending) != 0 {
+		t.Errorf("lists nobody names being collected: %d; want none", len(v.pending))
+	}
+	v.member("us1", memberKey{region: "us", key: testKey("us1").Public().(ed25519.PublicKey), alive: true}, now)
+	for i := range maxPending + 3 {
+		l := newList(testIDs(300 + i))
+		raw := testPage("us1", "us", uint64(10+i), l, 0, nil)
+		v.page(mustPage(t, raw), raw, now)
+		p, _ := decodeList(listPages(l)[0])
+		v.listPage(p, now)
+	}
+	if len(v.pending) > 1 {
+		t.Errorf("lists being collected: %d; want only the one us1's current vector names", len(v.pending))
 	}
 	v.sweep(now.Add(5 * time.Minute))
 	if len(v.pending) != 0 {

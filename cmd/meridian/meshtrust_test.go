@@ -65,8 +65,9 @@ func meshKeyBytes(t *testing.T) []byte {
 // TestMeshForgery: a member holding the mesh key speaks for the other
 // nodes, in the current format (their pages, every endpoint down, the
 // highest version, signed with its own key or with theirs left broken)
-// and in the format of versions before state vectors (sequence 2^64-1).
-// Nothing it says changes a verdict; each node counts what it refused;
+// and in the format of versions before state vectors (sequence 2^64-1),
+// and drains the primary with a stamp from year 9999. Nothing it says
+// changes a verdict or an answer; each node counts what it refused;
 // once it leaves, a real failure is seen everywhere as fast as ever.
 func TestMeshForgery(t *testing.T) {
 	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
@@ -97,6 +98,8 @@ func TestMeshForgery(t *testing.T) {
 				r.Send([]byte(fmt.Sprintf(`o{"n":%q,"r":"us-east","i":[{"e":%q,"u":false,"q":18446744073709551615}]}`, name, id)))
 			}
 		}
+		// A drain of the primary that no undo could ever beat.
+		r.Send([]byte(`d{"target":"127.0.0.20","set_at":"9999-12-31T23:59:59Z","by":"node1"}`))
 		for _, n := range f.nodes {
 			if got, _ := answerA(t, n.Addr, "app.example.com."); got != "127.0.0.20" {
 				t.Fatalf("node %s answers %q under forged pages; want the primary, 127.0.0.20, which is up", n.Addr, got)
@@ -106,6 +109,9 @@ func TestMeshForgery(t *testing.T) {
 	}
 	for i, n := range f.nodes {
 		m := scrapeMetrics(t, n)
+		if m[`meridian_mesh_drains_refused_total{reason="future"}`] == 0 {
+			t.Errorf("node %d: the drain from year 9999 was not counted as refused", i+1)
+		}
 		if m[`meridian_mesh_refused_total{reason="signature"}`] == 0 || m["meridian_mesh_malformed_messages_total{}"] == 0 {
 			t.Errorf("node %d: refused (signature) %v, malformed %v; want both counted", i+1,
 				m[`meridian_mesh_refused_total{reason="signature"}`], m["meridian_mesh_malformed_messages_total{}"])
