@@ -17,6 +17,21 @@ import (
 	"github.com/meridiandns/meridian/internal/testbin"
 )
 
+// startPrimaryFleet starts three nodes serving meshZone over a primary
+// origin (127.0.0.20) and a secondary (127.0.0.21), both up, and waits
+// until every node answers the primary. It returns the fleet, the
+// primary, and the zone.
+func startPrimaryFleet(t *testing.T) (*fleet, *origin.HTTP, string) {
+	t.Helper()
+	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	_, port, _ := net.SplitHostPort(a.Addr)
+	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
+	zone := meshZone("127.0.0.20", "127.0.0.21", port)
+	f := startFleet(t, zone)
+	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
+	return f, a, zone
+}
+
 // forgePage rewrites a vector page heard on the mesh as an attacker
 // would: every endpoint down and the highest version there is. With
 // resign, it is signed again with key (not its observer's); without, it
@@ -70,11 +85,7 @@ func meshKeyBytes(t *testing.T) []byte {
 // changes a verdict or an answer; each node counts what it refused;
 // once it leaves, a real failure is seen everywhere as fast as ever.
 func TestMeshForgery(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
-	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
-	f := startFleet(t, meshZone("127.0.0.20", "127.0.0.21", port))
-	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
+	f, a, _ := startPrimaryFleet(t)
 
 	_, key, _ := ed25519.GenerateKey(nil)
 	meta := []byte("us-east\nkey=" + base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
@@ -129,12 +140,7 @@ func TestMeshForgery(t *testing.T) {
 // clear error, the others count it, and the member with the name keeps
 // its vote.
 func TestMeshDuplicateName(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
-	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
-	zone := meshZone("127.0.0.20", "127.0.0.21", port)
-	f := startFleet(t, zone)
-	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
+	f, a, zone := startPrimaryFleet(t)
 
 	bind := net.JoinHostPort("127.0.0.4", strconv.Itoa(testbin.FreePort(t, "127.0.0.4")))
 	cfg := strings.Replace(string(meshConfig(0, f.mesh)), "region: us-east", "region: ap-south", 1)
@@ -172,11 +178,7 @@ func TestMeshDuplicateName(t *testing.T) {
 // process said (no clock is compared, so a clock that ran ahead before a
 // restart cannot silence a node either).
 func TestMeshRestartedNewsWins(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
-	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
-	f := startFleet(t, meshZone("127.0.0.20", "127.0.0.21", port))
-	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
+	f, a, _ := startPrimaryFleet(t)
 	seq := func(observer string) (float64, string) { // node 1's view of observer's opinion of the primary
 		eps, _ := status(t, f.nodes[0])["endpoints"].([]any)
 		for _, e := range eps {
