@@ -132,10 +132,17 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 		go c.loop(ctx, id, r)
 	}
 	c.publishLocked()
-	var fresh []*runner
+	// What a new runner assumes, read now: its probe goroutine changes
+	// the tracker under c.mu from here on.
+	type assumed struct {
+		id    string
+		up    bool
+		since time.Time
+	}
+	var fresh []assumed
 	for id := range want {
 		if r := c.running[id]; r.track.probes == 0 {
-			fresh = append(fresh, r)
+			fresh = append(fresh, assumed{id, r.track.up, r.track.since})
 		}
 	}
 	c.mu.Unlock()
@@ -144,8 +151,8 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 		c.metrics.forget(r.ep.ID())
 	}
 	if c.notify != nil {
-		for _, r := range fresh {
-			c.notify(r.ep.ID(), r.track.up, r.track.since, false)
+		for _, a := range fresh {
+			c.notify(a.id, a.up, a.since, false)
 		}
 	}
 	if started+len(stopped) > 0 {
