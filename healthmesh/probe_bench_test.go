@@ -20,50 +20,83 @@ import (
 
 // originEnv, set in the environment of a copy of this test binary, makes
 // TestOriginProcess serve an HTTP origin until its stdin closes. The
-// probe benchmark runs its origin that way so that the process CPU it
-// measures is the prober's alone.
+// probe benchmarks and the mesh scale test run their origin that way so
+// that the process CPU they measure is the prober's alone.
 const originEnv = "MERIDIAN_TEST_ORIGIN_PROCESS"
 
-// TestOriginProcess is not a test: it is the origin process of
-// BenchmarkProbeHTTP, and skips unless originEnv is set.
+// TestOriginProcess is not a test: it is the origin process of the
+// benchmarks and the scale test, and skips unless originEnv is set. Each
+// line on its stdin is a mode to switch to ("ok" or "500", answered on
+// every path); it answers each with a line once switched.
 func TestOriginProcess(t *testing.T) {
 	addr := os.Getenv(originEnv)
 	if addr == "" {
-		t.Skip("the benchmark's origin process; runs only when " + originEnv + " is set")
+		t.Skip("the benchmarks' origin process; runs only when " + originEnv + " is set")
 	}
 	o := origin.NewHTTP(t, addr, "ok")
 	fmt.Printf("addr %s\n", o.Addr)
-	io.Copy(io.Discard, os.Stdin) // until the benchmark is done
+	for sc := bufio.NewScanner(os.Stdin); sc.Scan(); { // until the parent is done
+		switch sc.Text() {
+		case "ok":
+			o.SetMode(origin.OK)
+		case "500":
+			o.SetMode(origin.Status500)
+		}
+		fmt.Println("done")
+	}
 }
 
-// originProcess starts an HTTP origin in a child process on addr and
-// returns its address and a function that reads the child's CPU time.
-func originProcess(b *testing.B, addr string) (string, func() time.Duration) {
-	b.Helper()
+// childOrigin is an HTTP origin in a child process.
+type childOrigin struct {
+	Addr  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// CPU is the child's CPU time so far.
+func (o *childOrigin) CPU() time.Duration { return procCPU(o.cmd.Process.Pid) }
+
+// SetMode switches how the origin answers ("ok", "500") and waits until
+// it has.
+func (o *childOrigin) SetMode(t testing.TB, mode string) {
+	t.Helper()
+	if _, err := fmt.Fprintln(o.stdin, mode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.out.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startOrigin starts an HTTP origin on addr in a child process (a copy of
+// this test binary running TestOriginProcess).
+func startOrigin(t testing.TB, addr string) *childOrigin {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestOriginProcess$")
 	cmd.Env = append(os.Environ(), originEnv+"="+addr)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	b.Cleanup(func() {
+	t.Cleanup(func() {
 		stdin.Close()
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	got, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
 	if err != nil || !ok {
-		b.Fatalf("origin process: got %q, %v; want its address", line, err)
+		t.Fatalf("origin process: got %q, %v; want its address", line, err)
 	}
-	go io.Copy(io.Discard, stdout)
-	return got, func() time.Duration { return procCPU(cmd.Process.Pid) }
+	return &childOrigin{Addr: got, cmd: cmd, stdin: stdin, out: out}
 }
 
 // procCPU is the user and system CPU time of process pid so far, from
@@ -103,8 +136,8 @@ func processCPU() time.Duration {
 // (origin-cpu-ms/probe, for scale). Use -benchtime 2000x or so: a probe
 // costs an ephemeral port in TIME_WAIT.
 func BenchmarkProbeHTTP(b *testing.B) {
-	addr, originCPU := originProcess(b, "127.0.0.2:0")
-	ip, port := splitAddr(b, addr)
+	o := startOrigin(b, "127.0.0.2:0")
+	ip, port := splitAddr(b, o.Addr)
 	ep := Endpoint{Address: ip, Check: Check{Protocol: "HTTP", Path: "/health", Port: port, Timeout: 2 * time.Second}}
 	var p Prober
 	ctx := context.Background()
@@ -112,7 +145,7 @@ func BenchmarkProbeHTTP(b *testing.B) {
 		b.Fatalf("probe: %q", r.Reason)
 	}
 	b.ReportAllocs()
-	c0, o0 := processCPU(), originCPU()
+	c0, o0 := processCPU(), o.CPU()
 	b.ResetTimer()
 	for range b.N {
 		if r := p.Probe(ctx, ep); !r.OK {
@@ -120,7 +153,7 @@ func BenchmarkProbeHTTP(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	c1, o1 := processCPU(), originCPU()
+	c1, o1 := processCPU(), o.CPU()
 	b.ReportMetric(float64(c1-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/probe")
 	b.ReportMetric(float64(o1-o0)/float64(time.Millisecond)/float64(b.N), "origin-cpu-ms/probe")
 }
@@ -132,8 +165,8 @@ func BenchmarkProbeHTTP(b *testing.B) {
 // process's CPU time per probe over b.N probes; use -benchtime 2000x
 // (10 s).
 func BenchmarkCheckerHTTP(b *testing.B) {
-	addr, originCPU := originProcess(b, "127.0.0.2:0")
-	ip, port := splitAddr(b, addr)
+	o := startOrigin(b, "127.0.0.2:0")
+	ip, port := splitAddr(b, o.Addr)
 	eps := make([]Endpoint, 1000)
 	for i := range eps {
 		eps[i] = Endpoint{Address: ip, Check: Check{Protocol: "HTTP", Path: fmt.Sprintf("/e%d", i), Port: port,
@@ -157,13 +190,13 @@ func BenchmarkCheckerHTTP(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
-	c0, o0 := processCPU(), originCPU()
+	c0, o0 := processCPU(), o.CPU()
 	b.ResetTimer()
 	c.Reconcile(eps)
 	armed.Store(true)
 	<-done
 	b.StopTimer()
-	c1, o1 := processCPU(), originCPU()
+	c1, o1 := processCPU(), o.CPU()
 	c.Stop()
 	if n := failed.Load(); n > 0 {
 		b.Errorf("%d endpoints seen down; want none", n)
