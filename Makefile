@@ -47,8 +47,8 @@ bench: # one after the other, also under make -j: timings must not overlap
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./zones/ ./pools/ ./geo/
 
-## bench-mesh: CPU per HTTP probe, then the mesh at 20 and 50 nodes with
-## 1000 endpoints (traffic, mass failure, CPU and heap per node; ~7 min)
+## bench-mesh: CPU per HTTP probe, then the mesh at 3, 20 and 50 nodes with
+## 1000 endpoints (traffic, mass failure, CPU and heap per node; ~10 min)
 bench-mesh:
 	$(GO) test -count=1 -run '^$$' -bench 'Benchmark(Probe|Checker)HTTP' -benchtime 2000x -benchmem ./healthmesh/
 	MERIDIAN_MESH_SCALE=full $(GO) test -count=1 -timeout 20m -run 'TestMeshScale' -v ./healthmesh/
