@@ -38,13 +38,20 @@ BENCH_SECONDS ?= 10
 BENCH_PAIRS   ?= 5
 BENCH_OUT     ?= bin/bench
 BENCH_FLAGS   ?=
-.PHONY: bench-go bench-gslb
+.PHONY: bench-go bench-gslb bench-mesh
 bench: # one after the other, also under make -j: timings must not overlap
 	@$(MAKE) --no-print-directory bench-go
+	@$(MAKE) --no-print-directory bench-mesh
 	@$(MAKE) --no-print-directory bench-gslb
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./zones/ ./pools/ ./geo/
+
+## bench-mesh: CPU per HTTP probe, then the mesh at 3, 20 and 50 nodes with
+## 1000 endpoints (traffic, mass failure, CPU and heap per node; ~10 min)
+bench-mesh:
+	$(GO) test -count=1 -run '^$$' -bench 'Benchmark(Probe|Checker)HTTP' -benchtime 2000x -benchmem ./healthmesh/
+	MERIDIAN_MESH_SCALE=full $(GO) test -count=1 -timeout 20m -run 'TestMeshScale' -v ./healthmesh/
 
 bench-gslb: build
 	$(GO) run ./internal/bench/cmd/gslbbench -meridian $(BIN) $(if $(BENCH_OUT),-out $(BENCH_OUT)) \

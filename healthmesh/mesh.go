@@ -46,6 +46,10 @@ type MeshOptions struct {
 	// majority's before it is flagged as drifting; 0 means
 	// DefaultDriftGrace.
 	DriftGrace time.Duration
+
+	// wrapTransport, when set (by tests that measure the mesh), wraps the
+	// transport memberlist would otherwise make itself.
+	wrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 }
 
 // DefaultDriftGrace leaves a deploy time to reach every node before the
@@ -142,6 +146,13 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	c.Events = m
 	c.Conflict = m
 	c.Logger = log.New(&slogWriter{log: n.log}, "", 0)
+	if o.wrapTransport != nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: c.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("mesh: %w", err)
+		}
+		c.Transport = o.wrapTransport(nt)
+	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: %w", err)

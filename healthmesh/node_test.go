@@ -3,16 +3,11 @@ package healthmesh
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"sort"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
-	"github.com/meridiandns/meridian/pools"
 )
 
 type testNode struct {
@@ -89,71 +84,6 @@ func members(n *testNode) int {
 		}
 	}
 	return c
-}
-
-// TestMeshScale runs 30 nodes in three regions, all probing one origin,
-// and reports how long a drain and a verdict change take to reach all.
-func TestMeshScale(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("scale test: run without -race (make test does)")
-	}
-	const N = 30
-	nodes := startNodes(t, N, []string{"us-east", "eu-west", "ap-south"}, []byte("0123456789abcdef0123456789abcdef"), nil)
-	took := waitAll(t, 20*time.Second, "all nodes to see each other", nodes, func(n *testNode) bool { return members(n) == N })
-	t.Logf("%d nodes joined in %v", N, took.Round(time.Millisecond))
-
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
-	_, port, _ := net.SplitHostPort(o.Addr)
-	p, _ := strconv.Atoi(port)
-	ep := Endpoint{Address: "127.0.0.2", Check: Check{Protocol: "HTTP", Path: "/", Port: p, Interval: time.Second,
-		Timeout: 500 * time.Millisecond, Rise: 2, Fall: 2, Expect: []StatusRange{{Lo: 200, Hi: 399}}}}
-	for _, n := range nodes {
-		n.Reconcile([]Endpoint{ep})
-	}
-	v := &pools.Value{Value: "127.0.0.2", Endpoint: ep.ID()}
-	waitAll(t, 10*time.Second, "observations from every node", nodes, func(n *testNode) bool {
-		return len(n.Status().Endpoints[0].Observations) == N
-	})
-
-	// Steady-state gossip load: observation refreshes and relays.
-	var in0, out0 int64
-	for _, n := range nodes {
-		in0 += n.mesh.bytesIn.Load()
-		out0 += n.mesh.bytesOut.Load()
-	}
-	time.Sleep(5 * time.Second)
-	var in1, out1 int64
-	for _, n := range nodes {
-		in1 += n.mesh.bytesIn.Load()
-		out1 += n.mesh.bytesOut.Load()
-	}
-	t.Logf("steady state, 1 endpoint, 1s interval: %.0f B/s gossip sent and %.0f B/s received per node (user messages, without memberlist's own probes)",
-		float64(out1-out0)/5/N, float64(in1-in0)/5/N)
-
-	nodes[0].SetDrain("127.0.0.2", 0, "scale test", "test", false)
-	drainTook := waitAll(t, 10*time.Second, "the drain everywhere", nodes, func(n *testNode) bool { return n.Drained(nil, nil, v) })
-	t.Logf("drain set on one node reached all %d in %v", N, drainTook.Round(time.Millisecond))
-	if drainTook > 2*time.Second {
-		t.Errorf("drain replication %v; want within 2s", drainTook)
-	}
-
-	o.Stop()
-	stopped := time.Now()
-	verdictTook := waitAll(t, 15*time.Second, "every node to see the origin down", nodes, func(n *testNode) bool {
-		return n.State(nil, v) == pools.Unhealthy
-	})
-	var firsts []time.Duration
-	for _, n := range nodes {
-		for _, e := range n.Status().Endpoints {
-			firsts = append(firsts, e.Since.Sub(stopped))
-		}
-	}
-	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
-	t.Logf("origin stopped: first node down after %v, median %v, last %v; all %d seen down after %v (probe interval 1s, fall 2)",
-		firsts[0].Round(time.Millisecond), firsts[N/2].Round(time.Millisecond), firsts[N-1].Round(time.Millisecond), N, verdictTook.Round(time.Millisecond))
-	if verdictTook > 3*time.Second {
-		t.Errorf("verdict convergence %v; want within 3s", verdictTook)
-	}
 }
 
 // TestMeshWrongKey: a node with another key never merges.

@@ -1,6 +1,8 @@
 package healthmesh
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 const (
@@ -31,20 +35,6 @@ type Prober struct {
 	Resolver interface {
 		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 	}
-
-	once   sync.Once
-	client *http.Client
-}
-
-// dialKey carries a probe's dialTarget to the shared transport's dialers.
-type dialKey struct{}
-
-// dialTarget is where and how one HTTP(S) probe connects. The transport is
-// shared, so what varies per probe travels in the request context.
-type dialTarget struct {
-	ctx  context.Context // the probe's own context: the transport detaches dials from it
-	addr string          // ip:port actually dialled, whatever the URL says
-	tls  *tls.Config     // nil for plain HTTP
 }
 
 // Probe checks ep once within ep.Check.Timeout (2s if zero) and ctx, and
@@ -146,37 +136,195 @@ func probeTCP(ctx context.Context, addr string) Result {
 	return Result{OK: true, Reason: "connected"}
 }
 
+// probeHTTP sends one GET over a connection of its own and judges the
+// response. It speaks HTTP/1.1 on that connection itself instead of going
+// through an http.Transport, which spends a dial goroutine, a read loop
+// and a write loop on every connection: with a fresh connection per
+// probe, those hand-offs were most of a node's probing CPU. On the wire
+// it is what a transport with keep-alives off sends (Connection: close,
+// Accept-Encoding: gzip unless the check sets it), and the response is
+// read as a transport reads it: 1xx responses skipped, gzip undone, and
+// redirects judged, not followed.
 func (p *Prober) probeHTTP(ctx context.Context, c Check, host, addr string) Result {
-	scheme, dt := "http", dialTarget{ctx: ctx, addr: addr}
+	req, gz, err := newProbeRequest(ctx, c, host)
+	if err != nil {
+		return Result{Reason: reason(err)}
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Result{Reason: reason(err)}
+	}
+	defer conn.Close()
+	// One deadline bounds the rest of the exchange, and a cancelled probe
+	// cuts it short.
+	dl, _ := ctx.Deadline()
+	conn.SetDeadline(dl)
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+
+	var rw net.Conn = conn
 	if c.Protocol == "HTTPS" {
-		scheme = "https"
-		dt.tls = &tls.Config{
+		tc := tls.Client(conn, &tls.Config{
 			// crypto/tls sends no SNI for an IP but still verifies the
 			// certificate against it.
 			ServerName:         hostOnly(host),
 			InsecureSkipVerify: !c.TLSVerify,
+		})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return Result{Reason: reason(ctxErr(ctx, handshakeError{err}))}
 		}
+		rw = tc
+	}
+	b := exchangePool.Get().(*exchange)
+	defer b.release()
+	resp, err := b.roundTrip(rw, req)
+	if err != nil {
+		return Result{Reason: reason(ctxErr(ctx, err))}
+	}
+	if gz && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		resp.Body = &gunzip{r: resp.Body}
+	}
+	// The body is not closed: that would read it to its end, and closing
+	// the connection ends it anyway.
+	return judge(c, resp)
+}
+
+// newProbeRequest builds the GET a check sends and reports whether it
+// asks for gzip. Header names and values are checked as http.Transport
+// checks them, with its errors.
+func newProbeRequest(ctx context.Context, c Check, host string) (*http.Request, bool, error) {
+	scheme := "http"
+	if c.Protocol == "HTTPS" {
+		scheme = "https"
 	}
 	path := c.Path
 	if path == "" {
 		path = "/"
 	}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, dialKey{}, dt), http.MethodGet, scheme+"://"+hostHeader(host)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+hostHeader(host)+path, nil)
 	if err != nil {
-		return Result{Reason: "bad request: " + err.Error()}
+		return nil, false, fmt.Errorf("bad request: %v", err) // the whole message is the reason
 	}
 	for k, v := range c.Headers {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, false, fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil, false, fmt.Errorf("net/http: invalid header field value for %q", k)
+		}
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("User-Agent", userAgent)
-
-	resp, err := p.httpClient().Do(req)
-	if err != nil {
-		return Result{Reason: reason(err)}
+	req.Close = true
+	gz := req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
 	}
-	defer resp.Body.Close()
-	return judge(c, resp)
+	return req, gz, nil
 }
+
+// ctxErr prefers the probe's own end (timeout, cancellation) to the error
+// it caused on the connection.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// maxHeader bounds what a probe reads of a response before its body
+// (1xx responses included), as http.Transport's MaxResponseHeaderBytes
+// does.
+const maxHeader = 1 << 20
+
+var errHeaderTooLarge = errors.New("response headers too large")
+
+// exchange is the buffers of one request and response, pooled: probes
+// run by the thousand and each would otherwise allocate them afresh.
+type exchange struct {
+	bw  *bufio.Writer
+	br  *bufio.Reader
+	lim limitReader
+}
+
+var exchangePool = sync.Pool{New: func() any {
+	e := &exchange{bw: bufio.NewWriterSize(nil, 1024)}
+	e.br = bufio.NewReaderSize(&e.lim, 4096)
+	return e
+}}
+
+// release lets go of the connection and pools e again.
+func (e *exchange) release() {
+	e.bw.Reset(nil)
+	e.lim = limitReader{}
+	e.br.Reset(&e.lim)
+	exchangePool.Put(e)
+}
+
+// roundTrip writes req to rw and reads the final response. The response
+// body reads from e, so it must be done with before e is pooled again.
+func (e *exchange) roundTrip(rw io.ReadWriter, req *http.Request) (*http.Response, error) {
+	e.bw.Reset(rw)
+	if err := req.Write(e.bw); err != nil {
+		return nil, err
+	}
+	if err := e.bw.Flush(); err != nil { // Write flushes only a writer of its own
+		return nil, err
+	}
+	e.lim = limitReader{r: rw, n: maxHeader}
+	e.br.Reset(&e.lim)
+	for {
+		resp, err := http.ReadResponse(e.br, req)
+		if err != nil {
+			return nil, err
+		}
+		// 1xx responses other than 101 precede the real one.
+		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			e.lim.n += maxBody // room for what judge reads of the body
+			return resp, nil
+		}
+	}
+}
+
+// limitReader reads from r until n bytes are read, then fails with
+// errHeaderTooLarge.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// gunzip undoes the gzip a probe asked for, as http.Transport does. The
+// gzip reader is made on the first read, so that a body never read costs
+// nothing.
+type gunzip struct {
+	r  io.ReadCloser
+	zr *gzip.Reader
+}
+
+func (g *gunzip) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.r)
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gunzip) Close() error { return g.r.Close() }
 
 // judge reads the response's verdict: its status, then (only if the check
 // asks) its body.
@@ -230,54 +378,11 @@ func hostOnly(host string) string {
 	return strings.Trim(host, "[]")
 }
 
-// httpClient returns the prober's client, built on first use. Keep-alives
-// are off so each probe opens a fresh connection and a dead origin is
-// noticed; redirects are judged, not followed.
-func (p *Prober) httpClient() *http.Client {
-	p.once.Do(func() {
-		p.client = &http.Client{
-			Transport: &http.Transport{
-				DialContext:       dialHTTP,
-				DialTLSContext:    dialHTTPS,
-				DisableKeepAlives: true,
-				Proxy:             nil, // probes go to the origin itself
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	})
-	return p.client
-}
-
-func dialHTTP(ctx context.Context, _, _ string) (net.Conn, error) {
-	dt, ok := ctx.Value(dialKey{}).(dialTarget)
-	if !ok {
-		return nil, errors.New("healthmesh: dial outside a probe")
-	}
-	// Dial under the probe's context: the transport detaches dials from
-	// the request's cancellation, which would let a dial outlive the probe.
-	var d net.Dialer
-	return d.DialContext(dt.ctx, "tcp", dt.addr)
-}
-
 // handshakeError marks a failure during the TLS handshake.
 type handshakeError struct{ err error }
 
 func (e handshakeError) Error() string { return "tls handshake: " + e.err.Error() }
 func (e handshakeError) Unwrap() error { return e.err }
-
-func dialHTTPS(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := dialHTTP(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	dt := ctx.Value(dialKey{}).(dialTarget)
-	tc := tls.Client(c, dt.tls)
-	if err := tc.HandshakeContext(dt.ctx); err != nil {
-		c.Close()
-		return nil, handshakeError{err}
-	}
-	return tc, nil
-}
 
 // reason turns a probe error into a short, stable reason: these end up in
 // logs, metrics labels and (later) gossip, so they must not carry addresses
