@@ -43,6 +43,7 @@ type event struct {
 	name  string // evMember
 	mk    memberKey
 	eps   []Endpoint
+	done  chan struct{} // evEndpoints: closed once taken
 	drain *Drain
 	fn    func(v *view)
 }
@@ -152,8 +153,12 @@ func (n *Node) handle(ev event, now time.Time) {
 		n.eps.Store(&ev.eps)
 		n.probing = nil // chosen again below
 		n.chooseProbed(now)
-		if n.mesh != nil {
-			n.mesh.broadcast(listPages(v.list), nil)
+		// The list itself travels by push/pull only: nodes serving the
+		// same zones have it already, and gossiping a thousand IDs from
+		// every node at once would crowd out the vectors.
+		n.publishVerdicts(now)
+		if ev.done != nil {
+			close(ev.done)
 		}
 	case evDrain:
 		if n.mergeDrain(*ev.drain) && n.mesh != nil {

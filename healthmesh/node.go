@@ -171,10 +171,18 @@ func (n *Node) fail(err error) {
 // Checker returns the node's prober.
 func (n *Node) Checker() *Checker { return n.checker }
 
-// Reconcile sets the endpoints this node probes and decides on.
+// Reconcile sets the endpoints this node probes and decides on. It
+// returns once the node has taken them (verdicts, metrics and status
+// follow them); the checker starts and stops probes right after.
 func (n *Node) Reconcile(eps []Endpoint) {
+	done := make(chan struct{})
 	select {
-	case n.events <- event{kind: evEndpoints, eps: slices.Clone(eps)}:
+	case n.events <- event{kind: evEndpoints, eps: slices.Clone(eps), done: done}:
+	case <-n.stop:
+		return
+	}
+	select {
+	case <-done:
 	case <-n.stop:
 	}
 }

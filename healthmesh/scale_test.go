@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,7 +50,8 @@ const (
 //
 // The short run (make test) is 20 nodes and 200 endpoints and fails only
 // on clear regressions; MERIDIAN_MESH_SCALE=full (make bench-mesh) runs
-// 3, 20 and 50 nodes with 1000 endpoints and asserts the targets.
+// 3, 20 and 50 nodes with 1000 endpoints and asserts the targets, and
+// MERIDIAN_MESH_SCALE=N one size alone.
 func TestMeshScale(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("scale test: run without -race (make test does)")
@@ -60,6 +62,10 @@ func TestMeshScale(t *testing.T) {
 	// The short run has push/pull every 5 s rather than 30 s, so that its
 	// steady state, measured over 20 s, holds some: a pessimistic figure.
 	runs := []scaleRun{{nodes: 20, endpoints: 200, probers: 1, interval: 5 * time.Second, pushPull: 5 * time.Second}}
+	if n, err := strconv.Atoi(os.Getenv(scaleEnv)); err == nil && n > 0 {
+		// One size alone: MERIDIAN_MESH_SCALE=50.
+		runs = []scaleRun{{nodes: n, endpoints: 1000, probers: 1, interval: 5 * time.Second, strict: true}}
+	}
 	if os.Getenv(scaleEnv) == "full" {
 		runs = []scaleRun{
 			{nodes: 3, endpoints: 1000, probers: 1, interval: 5 * time.Second, strict: true},
@@ -197,7 +203,7 @@ func startScaleNodes(t *testing.T, n, probers int, pushPull time.Duration) ([]*t
 			t.Fatal(err)
 		}
 		t.Cleanup(node.Close)
-		nodes = append(nodes, &testNode{node, addr})
+		nodes = append(nodes, &testNode{Node: node, addr: addr})
 		tr.user = &node.mesh.bytesOut
 	}
 	return nodes, traffic
