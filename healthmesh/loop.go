@@ -48,6 +48,13 @@ type event struct {
 	fn    func(v *view)
 }
 
+// echoAfter is when a vector is sent again after its last change. Gossip
+// reaches every node with high probability, not certainty: a node that
+// missed a change would otherwise wait for push/pull (30 s, a minute
+// past 32 members). Each echo is a new version, so it spreads as a change
+// does; a vector that does not change is not sent again.
+var echoAfter = [...]time.Duration{time.Second, 3 * time.Second}
+
 // queueSize bounds the events waiting for the loop.
 const queueSize = 4096
 
@@ -90,6 +97,7 @@ func (n *Node) loop() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	var lastPublish, lastSweep time.Time
+	echoes := len(echoAfter) // sent since the last change
 	for {
 		select {
 		case <-n.stop:
@@ -107,8 +115,15 @@ func (n *Node) loop() {
 			}
 			n.publishVerdicts(now)
 		case now := <-t.C:
-			if len(n.view.dirty) > 0 && now.Sub(lastPublish) >= publishEvery {
-				lastPublish = now
+			switch {
+			case len(n.view.dirty) > 0 && now.Sub(lastPublish) >= publishEvery:
+				lastPublish, echoes = now, 0
+				n.sendOwn()
+			case echoes < len(echoAfter) && !lastPublish.IsZero() && now.Sub(lastPublish) >= echoAfter[echoes]:
+				// The vector again, as a new version that every node
+				// relays: a node a wave of gossip missed gets another.
+				echoes++
+				n.view.dirtyAll()
 				n.sendOwn()
 			}
 			if now.Sub(lastSweep) >= time.Second {

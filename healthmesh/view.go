@@ -180,9 +180,7 @@ func (v *view) setEndpoints(ids []string, now time.Time) {
 	self.list, self.n = v.list.hash, uint32(len(v.list.ids))
 	clear(self.pages)
 	clear(self.raw)
-	for start := uint32(0); start < self.n || start == 0; start += pageSize {
-		v.dirty[start] = true
-	}
+	v.dirtyAll()
 	for _, o := range v.observers {
 		if o.name != v.self {
 			v.remap(o, now)
@@ -373,11 +371,20 @@ func (v *view) page(p *vectorPage, raw []byte, now time.Time) bool {
 		v.refused.unsigned.Add(1)
 		return false
 	}
+	o := v.observers[p.observer]
+	if o != nil && o.key.Equal(mk.key) {
+		// Copies of a page already held arrive by every gossip path:
+		// refuse them before the signature, the costly part. This only
+		// ever refuses.
+		if old := o.pages[p.start]; old != nil && old.list == p.list && old.version >= p.version {
+			v.refused.stale.Add(1)
+			return false
+		}
+	}
 	if !p.verify(mk.key) || p.region != mk.region {
 		v.refused.badSig.Add(1)
 		return false
 	}
-	o := v.observers[p.observer]
 	if o == nil {
 		o = &observer{name: p.observer, region: mk.region, key: mk.key, alive: mk.alive,
 			pages: map[uint32]*vectorPage{}, raw: map[uint32][]byte{}}
@@ -531,6 +538,14 @@ func (v *view) decide(now time.Time) (changed []int) {
 	}
 	v.touched = v.touched[:0]
 	return changed
+}
+
+// dirtyAll marks every page of this node's vector to be sent again.
+func (v *view) dirtyAll() {
+	self := v.observers[v.self]
+	for start := uint32(0); start < self.n || start == 0; start += pageSize {
+		v.dirty[start] = true
+	}
 }
 
 // ownPages encodes the pages of this node's vector changed since they
