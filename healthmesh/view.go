@@ -407,14 +407,68 @@ func (v *view) page(p *vectorPage, raw []byte, now time.Time) bool {
 		o.list, o.n = p.list, p.n
 		clear(o.pages)
 		clear(o.raw)
+		o.pages[p.start], o.raw[p.start] = p, raw
+		o.version, o.at = p.version, now
+		v.apply(o, now) // a list change: every position is looked at once
+		return true
 	}
 	o.pages[p.start], o.raw[p.start] = p, raw
 	if p.version > o.version {
 		o.version = p.version
 	}
 	o.at = now
-	v.apply(o, now)
+	v.applyPage(o, p, now)
 	return true
+}
+
+// applyPage applies one page of o's vector, over the list o's other
+// pages are over, to the tallies: work in proportion to the page, not to
+// the endpoints.
+func (v *view) applyPage(o *observer, p *vectorPage, now time.Time) {
+	var from []string
+	switch {
+	case o.list == v.list.hash:
+	case v.lists[o.list] != nil:
+		from = v.lists[o.list].ids
+	default:
+		return // the sender's list is not here yet: its arrival applies every page
+	}
+	if o.known == nil || len(o.changed) != len(v.list.ids) {
+		v.apply(o, now)
+		return
+	}
+	for k := 0; k < int(p.count); k++ {
+		j := int(p.start) + k
+		i := j
+		if from != nil {
+			if j >= len(from) {
+				break
+			}
+			var ok bool
+			if i, ok = v.index[from[j]]; !ok {
+				continue // an endpoint this node does not know
+			}
+		} else if i >= len(v.list.ids) {
+			break
+		}
+		known, up := p.bit(p.known, k), p.bit(p.up, k) && p.bit(p.known, k)
+		wasKnown, wasUp := getBit(o.known, i), getBit(o.up, i)
+		if known == wasKnown && (!known || up == wasUp) {
+			continue
+		}
+		if o.alive {
+			if wasKnown {
+				v.tally[i].add(o.region, wasUp, -1)
+			}
+			if known {
+				v.tally[i].add(o.region, up, 1)
+			}
+			v.touched = append(v.touched, i)
+		}
+		setBit(o.known, i, known)
+		setBit(o.up, i, up)
+		o.changed[i] = now
+	}
 }
 
 // apply maps o's pages to this node's positions and applies the

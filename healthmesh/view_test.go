@@ -86,12 +86,16 @@ func TestViewIncremental(t *testing.T) {
 	v := viewWith(all[:200], members)
 	versions := map[string]uint64{}
 	lists := []*epList{newList(all[:200]), newList(all[100:300]), newList(all[:150])}
-	for _, l := range lists[1:] {
+	var listMsgs [][]*listPage
+	for _, l := range lists {
+		var ps []*listPage
 		for _, raw := range listPages(l) {
 			p, _ := decodeList(raw)
-			v.listPage(p, time.Unix(1000, 0))
+			ps = append(ps, p)
 		}
+		listMsgs = append(listMsgs, ps)
 	}
+	mapped := 0 // pages applied to tallies bit by bit
 	for step := range 3000 {
 		now := time.Unix(2000+int64(step), 0)
 		switch r := rng.IntN(100); {
@@ -104,7 +108,15 @@ func TestViewIncremental(t *testing.T) {
 			}
 			versions[name]++
 			raw := testPage(name, members[name], versions[name], l, 0, down)
+			if o := v.observers[name]; o != nil && o.list == l.hash && o.known != nil && (l.hash == v.list.hash || v.lists[l.hash] != nil) {
+				mapped++
+			}
 			v.page(mustPage(t, raw), raw, now)
+			if rng.IntN(2) == 0 { // the list follows, sometimes
+				for _, lp := range listMsgs[slices.Index(lists, l)] {
+					v.listPage(lp, now)
+				}
+			}
 		case r < 85:
 			v.local(v.list.ids[rng.IntN(len(v.list.ids))], rng.IntN(2) == 0, now)
 		case r < 97:
@@ -123,6 +135,9 @@ func TestViewIncremental(t *testing.T) {
 			}
 		}
 		v.decide(now)
+	}
+	if mapped < 500 {
+		t.Errorf("pages applied bit by bit: %d; the history should exercise that path more", mapped)
 	}
 }
 
