@@ -168,6 +168,13 @@ func (w *zoneWatch) note(ev dirEvent, now time.Time) (matters, rearm bool) {
 		clear(w.dirty) // the closes may be lost too; writes still in progress fail the loader's check
 		return true, true
 	}
+	if ev.op == opGone {
+		// The watch on ev.dir is gone with it (or follows it elsewhere):
+		// forget it, so that arm watches what the path names now even
+		// when a directory made again reuses the old one's inode number,
+		// which os.SameFile cannot tell apart.
+		delete(w.armed, ev.dir)
+	}
 	if ev.dir == w.parent {
 		// Only the zones directory's own name matters there.
 		if ev.path != filepath.Join(w.parent, w.base) && ev.op != opGone {

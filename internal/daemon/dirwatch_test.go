@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,5 +178,39 @@ func TestZoneWatchRetries(t *testing.T) {
 	wt.retry.Store(false)
 	if n := wt.retries.Load(); n < 2 {
 		t.Errorf("reloads told they were retries: got %d; want the ones after the first", n)
+	}
+}
+
+// recording is a dirNotifier that only records which paths were added.
+type recording struct{ added []string }
+
+func (r *recording) add(path string, _ bool) error { r.added = append(r.added, path); return nil }
+func (r *recording) remove(string)                 {}
+func (r *recording) events() <-chan dirEvent       { return nil }
+func (r *recording) errors() <-chan error          { return nil }
+func (r *recording) close()                        {}
+func (r *recording) reportsCloses() bool           { return true }
+
+// TestZoneWatchReaddsAGoneDirectory: a directory removed and made again
+// may get the old one's inode number back, so that it looks like the
+// directory watched; once the kernel has said the watched one is gone,
+// the path is watched again all the same.
+func TestZoneWatchReaddsAGoneDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "zones")
+	os.MkdirAll(dir, 0o755)
+	r := &recording{}
+	w := &zoneWatch{n: r, dir: func() string { return dir }, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		armed: map[string]fs.FileInfo{}, dirty: map[string]time.Time{}}
+	w.arm()
+	r.added = nil
+	// The same directory stands in for one made again with the same
+	// inode number.
+	_, rearm := w.note(dirEvent{dir: dir, op: opGone}, time.Now())
+	if !rearm {
+		t.Fatal("a gone directory did not ask for the watch to be armed again")
+	}
+	w.arm()
+	if !slices.Contains(r.added, dir) {
+		t.Fatalf("after the watched directory was reported gone, arm added %q; want %q among them", r.added, dir)
 	}
 }
