@@ -63,6 +63,7 @@ type runner struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the loop has returned
 	track  *tracker
+	stats  endpointMetrics
 }
 
 // NewChecker returns a Checker with no endpoints.
@@ -126,7 +127,8 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 		}
 		started++
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &runner{ep: e, cancel: cancel, done: make(chan struct{}), track: newTracker(c.opts.AssumeUp, now)}
+		r := &runner{ep: e, cancel: cancel, done: make(chan struct{}), track: newTracker(c.opts.AssumeUp, now),
+			stats: c.metrics.endpoint(e)}
 		c.running[id] = r
 		c.wg.Add(1)
 		go c.loop(ctx, id, r)
@@ -180,7 +182,9 @@ func (c *Checker) loop(ctx context.Context, id string, r *runner) {
 	if iv <= 0 {
 		iv = 5 * time.Second
 	}
-	timer := time.NewTimer(rand.N(iv))
+	tick := probeTick(iv)
+	due := onTick(time.Now().Add(rand.N(iv)), tick)
+	timer := time.NewTimer(time.Until(due))
 	defer timer.Stop()
 	for {
 		select {
@@ -188,7 +192,6 @@ func (c *Checker) loop(ctx context.Context, id string, r *runner) {
 			return
 		case <-timer.C:
 		}
-		start := time.Now()
 		select {
 		case c.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -200,8 +203,28 @@ func (c *Checker) loop(ctx context.Context, id string, r *runner) {
 			return
 		}
 		c.record(id, r, res)
-		timer.Reset(max(0, iv-time.Since(start)))
+		if due = onTick(due.Add(iv), tick); time.Until(due) < 0 { // the probe took longer than the interval
+			due = onTick(time.Now(), tick)
+		}
+		timer.Reset(time.Until(due))
 	}
+}
+
+// probeTick is the grid probes are started on: every endpoint keeps its
+// own interval and phase, but probes start only on multiples of the tick,
+// so that a node probing many endpoints wakes a few times a second for a
+// batch of probes instead of once per probe. Waking an idle process costs
+// more CPU than the probe itself on a loopback origin.
+func probeTick(iv time.Duration) time.Duration {
+	return max(time.Millisecond, min(100*time.Millisecond, iv/10))
+}
+
+// onTick is the first multiple of tick at or after t.
+func onTick(t time.Time, tick time.Duration) time.Time {
+	if r := t.Truncate(tick); r.Before(t) {
+		return r.Add(tick)
+	}
+	return t
 }
 
 // record feeds a result to the endpoint's tracker, publishes a new
@@ -212,7 +235,7 @@ func (c *Checker) record(id string, r *runner, res Result) {
 		c.mu.Unlock()
 		return // removed while probing
 	}
-	c.metrics.observe(r.ep, res)
+	r.stats.observe(res)
 	wasUp := r.track.up
 	changed := r.track.observe(res, r.ep.Check.Rise, r.ep.Check.Fall)
 	up, since := r.track.up, r.track.since

@@ -140,3 +140,71 @@ func TestEndpointsDedupe(t *testing.T) {
 		t.Errorf("got %v; want each obey value once, status up not probed", eps)
 	}
 }
+
+// TestCheckerProbesInBatches: probes start on the tick grid, so that a
+// node probing many endpoints wakes a few times a second for all that are
+// due rather than once per probe (the CPU BenchmarkCheckerHTTP measures);
+// each endpoint still keeps its interval.
+func TestCheckerProbesInBatches(t *testing.T) {
+	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	port := portOf(t, o.Addr)
+	const iv = time.Second
+	tick := probeTick(iv)
+	var eps []Endpoint
+	for i := range 20 {
+		chk := fastCheck(port)
+		chk.Path, chk.Interval, chk.Timeout = "/e"+strconv.Itoa(i), iv, 500*time.Millisecond
+		eps = append(eps, Endpoint{Address: "127.0.0.2", Check: chk})
+	}
+	c := NewChecker(Options{AssumeUp: true}, &Prober{}, slog.New(slog.DiscardHandler))
+	defer c.Stop()
+	c.Reconcile(eps)
+	starts := map[string][]time.Time{}
+	waitFor(t, "two probes of every endpoint", func() bool {
+		done := 0
+		for _, st := range c.Status() {
+			id := st.Endpoint.ID()
+			if at := st.Last.At; !at.IsZero() && (len(starts[id]) == 0 || !starts[id][len(starts[id])-1].Equal(at)) {
+				starts[id] = append(starts[id], at)
+			}
+			if len(starts[id]) >= 2 {
+				done++
+			}
+		}
+		return done == len(eps)
+	})
+	// A timer fires late, never early; a loaded machine (-race) makes it
+	// later still.
+	late := tick / 2
+	if raceEnabled {
+		late = 3 * tick / 4
+	}
+	for id, at := range starts {
+		for _, a := range at {
+			if off := a.Sub(a.Truncate(tick)); off > late {
+				t.Errorf("%s: a probe started %v after a tick; want probes started on the %v grid", id, off, tick)
+			}
+		}
+		if gap := at[1].Sub(at[0]); gap < iv-tick || gap > iv+tick+late {
+			t.Errorf("%s: probes %v apart; want the interval, %v", id, gap, iv)
+		}
+	}
+}
+
+func TestOnTick(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ in, want time.Duration }{
+		{0, 0}, {time.Millisecond, 100 * time.Millisecond}, {100 * time.Millisecond, 100 * time.Millisecond},
+		{101 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		if got := onTick(base.Add(c.in), 100*time.Millisecond).Sub(base); got != c.want {
+			t.Errorf("onTick(+%v): got +%v; want +%v", c.in, got, c.want)
+		}
+	}
+	if got := probeTick(5 * time.Second); got != 100*time.Millisecond {
+		t.Errorf("probeTick(5s) = %v; want 100ms", got)
+	}
+	if got := probeTick(200 * time.Millisecond); got != 20*time.Millisecond {
+		t.Errorf("probeTick(200ms) = %v; want 20ms", got)
+	}
+}

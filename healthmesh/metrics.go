@@ -31,14 +31,29 @@ func newProbeMetrics() *probeMetrics {
 	}
 }
 
-func (m *probeMetrics) observe(ep Endpoint, r Result) {
+// endpointMetrics are one endpoint's series, looked up once when its
+// probing starts rather than by label values on every probe.
+type endpointMetrics struct {
+	ok, fail prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (m *probeMetrics) endpoint(ep Endpoint) endpointMetrics {
 	id, name := ep.ID(), ep.String()
-	result := "fail"
-	if r.OK {
-		result = "ok"
+	return endpointMetrics{
+		ok:      m.probes.WithLabelValues(id, name, "ok"),
+		fail:    m.probes.WithLabelValues(id, name, "fail"),
+		latency: m.latency.WithLabelValues(id, name),
 	}
-	m.probes.WithLabelValues(id, name, result).Inc()
-	m.latency.WithLabelValues(id, name).Observe(r.Latency.Seconds())
+}
+
+func (e endpointMetrics) observe(r Result) {
+	if r.OK {
+		e.ok.Inc()
+	} else {
+		e.fail.Inc()
+	}
+	e.latency.Observe(r.Latency.Seconds())
 }
 
 func (m *probeMetrics) forget(id string) {

@@ -127,7 +127,15 @@ func TestMetricsLint(t *testing.T) {
 	}
 	fam := families(t, d)
 	deadline := time.Now().Add(10 * time.Second)
-	for ; fam["meridian_health_probes_total"] == nil; fam = families(t, d) {
+	probed := func() bool { // every endpoint's series exist from the start: look for a count
+		for _, m := range fam["meridian_health_probes_total"].GetMetric() {
+			if m.GetCounter().GetValue() > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for ; !probed(); fam = families(t, d) {
 		if time.Now().After(deadline) {
 			t.Fatal("no probe ran")
 		}
