@@ -119,9 +119,12 @@ func (n *Node) loop() {
 			case len(n.view.dirty) > 0 && now.Sub(lastPublish) >= publishEvery:
 				lastPublish, echoes = now, 0
 				n.sendOwn()
-			case echoes < len(echoAfter) && !lastPublish.IsZero() && now.Sub(lastPublish) >= echoAfter[echoes]:
+			case echoes < len(echoAfter) && !lastPublish.IsZero() && now.Sub(lastPublish) >= echoAfter[echoes] && n.gossipDone():
 				// The vector again, as a new version that every node
 				// relays: a node a wave of gossip missed gets another.
+				// Not while the last wave is still being sent: when
+				// the mesh is busy (a mass failure, every node's vector
+				// changing) an echo would only crowd out news.
 				echoes++
 				n.view.dirtyAll()
 				n.sendOwn()
@@ -190,9 +193,13 @@ func (n *Node) sendOwn() {
 	n.version++
 	pages := n.view.ownPages(n.key, n.version)
 	if n.mesh != nil {
-		n.mesh.broadcast(pages, nil)
+		n.mesh.sendOwn(pages)
 	}
 }
+
+// gossipDone reports whether memberlist is done sending this node's
+// pages.
+func (n *Node) gossipDone() bool { return n.mesh == nil || n.mesh.ownInFlight.Load() <= 0 }
 
 // publishVerdicts decides the endpoints whose votes changed and, when a
 // verdict changed, publishes a new table for the query path.

@@ -103,8 +103,7 @@ func encodeVector(p *vectorPage, key ed25519.PrivateKey) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.n)
 	b = binary.BigEndian.AppendUint32(b, p.start)
 	b = binary.BigEndian.AppendUint16(b, p.count)
-	b = append(b, p.up...)
-	b = append(b, p.known...)
+	b = appendStates(b, p)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.ext)))
 	b = append(b, p.ext...)
 	return append(b, ed25519.Sign(key, b)...)
@@ -121,7 +120,7 @@ func decodeVector(b []byte) (*vectorPage, error) {
 	copy(p.list[:], r.bytes(len(p.list)))
 	p.n, p.start, p.count = r.u32(), r.u32(), r.u16()
 	nb := (int(p.count) + 7) / 8
-	p.up, p.known = r.bytes(nb), r.bytes(nb)
+	p.up, p.known = r.states(int(p.count))
 	p.ext = r.bytes(int(r.u16()))
 	end := r.off
 	p.sig = r.bytes(ed25519.SignatureSize)
@@ -142,6 +141,93 @@ func decodeVector(b []byte) (*vectorPage, error) {
 	}
 	p.signed = b[:end]
 	return p, nil
+}
+
+// A page's entries are written in whichever of two forms is shorter:
+// two bitmaps (up, then known), or the known entries alone, each as a
+// uvarint of its distance from the previous one and its state. A node
+// that probes a share of the endpoints (mesh.probers_per_region) has
+// few known entries, and the shorter its pages, the more of them fit in
+// a gossip packet: what decides how fast a mass failure spreads.
+const (
+	formBitmaps byte = 0
+	formEntries byte = 1
+)
+
+func appendStates(b []byte, p *vectorPage) []byte {
+	known := 0
+	size := 0 // of the entries form, after its count
+	prev := -1
+	for i := range int(p.count) {
+		if p.bit(p.known, i) {
+			known++
+			size += uvarintLen(uint64(i-prev-1)<<1 | 1)
+			prev = i
+		}
+	}
+	if 1+uvarintLen(uint64(known))+size >= 1+len(p.up)+len(p.known) {
+		b = append(b, formBitmaps)
+		b = append(b, p.up...)
+		return append(b, p.known...)
+	}
+	b = append(b, formEntries)
+	b = binary.AppendUvarint(b, uint64(known))
+	prev = -1
+	for i := range int(p.count) {
+		if !p.bit(p.known, i) {
+			continue
+		}
+		e := uint64(i-prev-1) << 1
+		if p.bit(p.up, i) {
+			e |= 1
+		}
+		b = binary.AppendUvarint(b, e)
+		prev = i
+	}
+	return b
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// states reads the entries of a page of count, in either form, as the
+// up and known bitmaps.
+func (r *reader) states(count int) (up, known []byte) {
+	nb := (count + 7) / 8
+	switch r.byte() {
+	case formBitmaps:
+		return r.bytes(nb), r.bytes(nb)
+	case formEntries:
+	default:
+		r.bad = true
+		return make([]byte, nb), make([]byte, nb)
+	}
+	up, known = make([]byte, nb), make([]byte, nb)
+	k := r.uvarint()
+	if k > uint64(count) {
+		r.bad = true
+		return up, known
+	}
+	i := -1
+	for range k {
+		e := r.uvarint()
+		gap := e >> 1
+		if r.bad || gap >= uint64(count-i-1) {
+			r.bad = true
+			return up, known
+		}
+		i += int(gap) + 1
+		known[i/8] |= 1 << (i % 8)
+		if e&1 != 0 {
+			up[i/8] |= 1 << (i % 8)
+		}
+	}
+	return up, known
 }
 
 // verify reports whether key signed p.
@@ -238,6 +324,19 @@ func (r *reader) bytes(n int) []byte {
 	out := r.b[r.off : r.off+n]
 	r.off += n
 	return out
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.bad {
+		return 0
+	}
+	x, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.off += n
+	return x
 }
 
 func (r *reader) byte() byte  { return r.bytes(1)[0] }

@@ -86,6 +86,64 @@ func TestVectorPage(t *testing.T) {
 	}
 }
 
+// sparsePage is page 0 of a vector over l in which the node knows only
+// the endpoints in known (true: up).
+func sparsePage(l *epList, known map[int]bool) []byte {
+	count := min(pageSize, len(l.ids))
+	p := &vectorPage{observer: "node-a", region: "eu", version: 1, list: l.hash, n: uint32(len(l.ids)), count: uint16(count)}
+	p.up, p.known = make([]byte, (count+7)/8), make([]byte, (count+7)/8)
+	for i, up := range known {
+		p.known[i/8] |= 1 << (i % 8)
+		if up {
+			p.up[i/8] |= 1 << (i % 8)
+		}
+	}
+	return encodeVector(p, testKey("node-a"))
+}
+
+// TestVectorPageForms: a node that knows a share of the endpoints (one
+// prober per region among many nodes) sends its entries alone, in far
+// fewer bytes than two bitmaps, and they decode to the same states; a
+// node that knows most sends the bitmaps.
+func TestVectorPageForms(t *testing.T) {
+	l := newList(testIDs(1000))
+	known := map[int]bool{}
+	for i := 3; i < 1000; i += 17 { // about what each of 17 probers of a region knows
+		known[i] = i%2 == 0
+	}
+	known[999] = true
+	sparse := sparsePage(l, known)
+	dense := testPage("node-a", "eu", 1, l, 0, map[int]bool{4: true})
+	if len(sparse) > len(dense)/2 {
+		t.Errorf("a page knowing %d of 1000 endpoints is %d bytes; one knowing all is %d; want at most half", len(known), len(sparse), len(dense))
+	}
+	for _, raw := range [][]byte{sparse, dense} {
+		p, err := decodeVector(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			wantKnown, wantUp := true, i != 4
+			if len(raw) == len(sparse) {
+				wantUp, wantKnown = known[i]
+			}
+			if p.bit(p.known, i) != wantKnown || p.bit(p.up, i) != wantUp {
+				t.Fatalf("%d-byte page: endpoint %d known %v up %v; want %v, %v", len(raw), i, p.bit(p.known, i), p.bit(p.up, i), wantKnown, wantUp)
+			}
+		}
+	}
+	if raw := sparsePage(l, nil); len(raw) > 150 {
+		t.Errorf("a page knowing nothing is %d bytes", len(raw))
+	}
+	// Entries past the page's end, or more than it holds, are refused.
+	for _, bad := range [][]byte{{formEntries, 1, 0xd0, 0x0f}, {formEntries, 2, 0xce, 0x0f, 0}, {formEntries, 0xe9, 0x07}, {7}} {
+		r := reader{b: bad}
+		if r.states(1000); !r.bad {
+			t.Errorf("entries %v: accepted", bad)
+		}
+	}
+}
+
 // TestListPages: a list travels in pages that rebuild it.
 func TestListPages(t *testing.T) {
 	l := newList(testIDs(250))
@@ -120,6 +178,7 @@ func TestListPages(t *testing.T) {
 func FuzzVectorPage(f *testing.F) {
 	l := newList(testIDs(100))
 	f.Add(testPage("n2", "us", 3, l, 0, map[int]bool{1: true}))
+	f.Add(sparsePage(l, map[int]bool{3: true, 50: false, 99: true}))
 	f.Add(listPages(l)[0])
 	f.Add([]byte("V\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
