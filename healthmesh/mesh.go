@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"sort"
@@ -81,9 +82,9 @@ type mesh struct {
 	bytesOut atomic.Int64 // user-message bytes handed to memberlist (gossip)
 	// ownInFlight counts this node's vector pages still being gossiped.
 	ownInFlight atomic.Int64
-	msgsIn   atomic.Int64 // user messages received
-	msgsOut  atomic.Int64 // user messages handed to memberlist
-	leaving  atomic.Bool  // set by leave; NodeMeta then says so
+	msgsIn      atomic.Int64 // user messages received
+	msgsOut     atomic.Int64 // user messages handed to memberlist
+	leaving     atomic.Bool  // set by leave; NodeMeta then says so
 	// joining is set while this node, alone until then (joinAlone),
 	// joins peers: a conflict over its own name then means this process
 	// is the newcomer using a name another member has.
@@ -209,6 +210,10 @@ func (m *mesh) joinLoop() {
 				m.node.log.Debug("mesh join failed; serving alone meanwhile", "peers", missing, "err", err)
 			} else {
 				m.node.log.Info("mesh joined", "peers", n)
+				if backoff < 10*time.Second { // the first join
+					m.wg.Add(1)
+					go m.settle()
+				}
 				backoff = 10 * time.Second
 			}
 		}
@@ -219,6 +224,41 @@ func (m *mesh) joinLoop() {
 		}
 		if len(missing) > 0 && backoff < 10*time.Second {
 			backoff = min(backoff*2, 10*time.Second)
+		}
+	}
+}
+
+// settleAfter is when a node that joined exchanges its whole state
+// again, each time with a member picked at random.
+var settleAfter = [...]time.Duration{2 * time.Second, 6 * time.Second}
+
+// settle exchanges state with random members shortly after joining.
+// When many nodes start at once, gossip of who joined reaches every
+// member with high probability, not certainty, and a member missed is
+// otherwise learnt only at memberlist's next push/pull (30 s, a minute
+// past 32 members): its votes would not count meanwhile. A join to a
+// member already known is exactly such an exchange.
+func (m *mesh) settle() {
+	defer m.wg.Done()
+	start := time.Now()
+	for _, after := range settleAfter {
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(time.Until(start.Add(after))):
+		}
+		var others []string
+		for _, mem := range m.ml.Members() {
+			if mem.Name != m.node.name {
+				others = append(others, mem.Address())
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		peer := others[rand.IntN(len(others))]
+		if _, err := m.ml.Join([]string{peer}); err != nil {
+			m.node.log.Debug("mesh: exchanging state after joining", "peer", peer, "err", err)
 		}
 	}
 }
