@@ -248,9 +248,9 @@ func (m *mesh) settle() {
 		case <-time.After(time.Until(start.Add(after))):
 		}
 		var others []string
-		for _, mem := range m.ml.Members() {
-			if mem.Name != m.node.name {
-				others = append(others, mem.Address())
+		for _, mem := range m.members() { // copies: memberlist changes its own Node values in place
+			if mem.Name != m.node.name && mem.State == "alive" {
+				others = append(others, mem.Addr)
 			}
 		}
 		if len(others) == 0 {
