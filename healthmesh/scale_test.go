@@ -123,6 +123,9 @@ func (r scaleRun) run(t *testing.T) {
 	probes := float64(3*r.probers*r.endpoints) / r.interval.Seconds()
 	t.Logf("steady state over %v: %.0f B/s and %.1f packets/s sent per node (all memberlist traffic, UDP and TCP payload; received is the same on average), of which %.0f B/s our gossip messages",
 		window, steady.bytes, steady.packets, steady.user)
+	if st := nodes[0].state.Load(); st != nil {
+		t.Logf("push/pull state of a node: %d bytes before memberlist compresses it", len(*st))
+	}
 	t.Logf("CPU: %.2f%% of a core per node (process CPU / %d nodes, probing %.0f probes/s in all included; the origin runs apart)",
 		100*cpu, r.nodes, probes)
 
@@ -137,12 +140,24 @@ func (r scaleRun) run(t *testing.T) {
 	// Mass failure: every path answers 500 at once.
 	limit := 2*r.interval + targetExtraDelay
 	t2 := traffic.sum()
+	// When the probers alone have seen everything down: what is left
+	// after that is the mesh's.
+	probed := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		waitAll(t, 2*limit+10*time.Second, "every prober to see its endpoints down", nodes, func(n *testNode) bool {
+			vt := n.checker.verdicts.Load()
+			return vt.down == len(vt.state)
+		})
+		probed <- time.Since(start)
+	}()
 	o.SetMode(t, "500")
 	down := waitAll(t, 2*limit+10*time.Second, "every node to see every endpoint down", nodes, func(n *testNode) bool {
 		return n.verdicts.Load().down == r.endpoints
 	})
 	t3 := traffic.sum()
 	burst := t3.sub(t2)
+	t.Logf("mass failure: every prober had seen its own endpoints down after %v", (<-probed).Round(time.Millisecond))
 	t.Logf("mass failure (%d endpoints down at once): every node had every verdict down after %v (target %v: 2 intervals + 3 s); %.0f bytes sent per node meanwhile (%.0f B/s), %.0f of them our gossip",
 		r.endpoints, down.Round(time.Millisecond), limit, float64(burst.bytes)/float64(r.nodes),
 		float64(burst.bytes)/float64(r.nodes)/down.Seconds(), float64(burst.user)/float64(r.nodes))
