@@ -38,6 +38,8 @@ func optSeeds(t testing.TB) [][]byte {
 		option(dns.EDNS0SUBNET, 0, 0, 0, 0),                   // dig +subnet=0
 		option(dns.EDNS0SUBNET, 0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 2),
 		option(dns.EDNS0SUBNET, 0, 2, 49, 0, 0x20, 1, 0xd, 0xb8, 0, 2, 0x80),
+		option(dns.EDNS0SUBNET, 0, 2, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100), // IPv4-mapped
+		option(dns.EDNS0SUBNET, 0, 2, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff),
 		option(dns.EDNS0SUBNET, 0, 1, 20, 0, 198, 51, 100),       // bits beyond the prefix
 		option(dns.EDNS0SUBNET, 0, 1, 33, 0, 198, 51, 100, 0, 0), // prefix too long
 		option(dns.EDNS0SUBNET, 0, 3, 24, 0, 198, 51, 100),       // unknown family
@@ -121,6 +123,11 @@ func FuzzOPT(f *testing.F) {
 		}
 		if echo == nil || echo.Family != ecs.Family || echo.SourceNetmask != ecs.SourceNetmask || !echo.Address.Equal(ecs.Address) {
 			t.Fatalf("%x: query ECS %v echoed as %v", rdata, ecs, echo)
+		}
+		// A scope is read in the family echoed: an IPv4-mapped address's
+		// must stay among the mapped addresses.
+		if a, ok := netip.AddrFromSlice(ecs.Address); ok && ecs.Family == 2 && a.Is4In6() && echo.SourceScope != 0 && echo.SourceScope < 96 {
+			t.Fatalf("%x: IPv4-mapped ECS %v got scope /%d", rdata, ecs, echo.SourceScope)
 		}
 		// The subnet read re-encodes to itself.
 		m := new(dns.Msg)

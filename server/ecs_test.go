@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -139,4 +141,95 @@ func TestECS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestECSMappedScope: an IPv4-mapped IPv6 source is the IPv4 client it
+// stands for, and its scope comes back in IPv6 bits, the family it is
+// echoed in. Every address inside the echoed address/scope gets the same
+// answer, on the fast path and the general one alike.
+func TestECSMappedScope(t *testing.T) {
+	s := newFastServer(t, Options{UDPSize: 1232})
+	fw, gw := newWorker(s), newWorker(s)
+	src := netip.MustParseAddr("192.0.2.33")
+	ask := func(t *testing.T, w *worker, general bool, addr netip.Addr, bits uint8) (string, *dns.EDNS0_SUBNET) {
+		t.Helper()
+		pkt := pack(t, query("app.example.com.", dns.TypeA, withECS(2, addr.String(), bits)))
+		var out []byte
+		if general {
+			out = w.slow(pkt, src)
+		} else {
+			out = w.answer(pkt, src)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("%v/%d: got rcode %s, answer %v", addr, bits, dns.RcodeToString[r.Rcode], r.Answer)
+		}
+		return r.Answer[0].(*dns.A).A.String(), replyECS(r)
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, tt := range []struct {
+		source string
+		answer string
+		scope  int
+	}{
+		{"::ffff:198.51.100.0/120", "198.51.100.100", 120}, // the geo network, /24 in IPv4
+		{"::ffff:203.0.113.0/121", "203.0.113.10", 121},    // the subnet rule, /25 in IPv4
+		{"::ffff:203.0.113.128/121", "", 0},                // outside it: scope excludes it
+		{"::ffff:0.0.0.0/96", "", 0},                       // every IPv4 address asked at once
+		{"::ffff:192.0.2.0/120", "192.0.2.100", 0},         // the catch-all
+	} {
+		p := netip.MustParsePrefix(tt.source)
+		for _, general := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/general=%v", tt.source, general), func(t *testing.T) {
+				w := fw
+				if general {
+					w = gw
+				}
+				got, e := ask(t, w, general, p.Addr(), uint8(p.Bits()))
+				if tt.answer != "" && got != tt.answer {
+					t.Errorf("answer: got %s; want %s", got, tt.answer)
+				}
+				if e == nil || e.Family != 2 || int(e.SourceNetmask) != p.Bits() {
+					t.Fatalf("echo: got %v; want family 2 with source /%d", e, p.Bits())
+				}
+				scope := int(e.SourceScope)
+				if tt.scope != 0 && scope != tt.scope {
+					t.Errorf("scope: got /%d; want /%d", scope, tt.scope)
+				}
+				if scope < 96 {
+					t.Fatalf("scope /%d reaches beyond the IPv4-mapped addresses", scope)
+				}
+				in := netip.PrefixFrom(p.Addr(), scope).Masked()
+				for range 20 {
+					other := randomAddrIn(rng, in)
+					if o, _ := ask(t, w, general, other, 128); o != got {
+						t.Fatalf("%v inside the echoed %v got %s; %v got %s", other, in, o, p, got)
+					}
+				}
+			})
+		}
+	}
+}
+
+// randomAddrIn returns a random address inside p.
+func randomAddrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
+	a := p.Addr().As16()
+	off := 0
+	if p.Addr().Is4() {
+		off = 96
+	}
+	for bit := off + p.Bits(); bit < 128; bit++ {
+		if rng.IntN(2) == 1 {
+			a[bit/8] |= 0x80 >> (bit % 8)
+		} else {
+			a[bit/8] &^= 0x80 >> (bit % 8)
+		}
+	}
+	if p.Addr().Is4() {
+		return netip.AddrFrom16(a).Unmap()
+	}
+	return netip.AddrFrom16(a)
 }

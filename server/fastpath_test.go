@@ -142,6 +142,8 @@ func fastCorpus(t testing.TB) [][]byte {
 		withECS(1, "0.0.0.0", 0),
 		withECS(2, "2001:db8:2::", 48),
 		withECS(2, "2001:db8:2:8000::", 49),
+		withECS(2, "::ffff:198.51.100.0", 120), // IPv4-mapped: scope in IPv6 bits
+		withECS(2, "::ffff:0.0.0.0", 96),
 		func(m *dns.Msg) {
 			m.SetEdns0(1232, false)
 			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET})
