@@ -1,12 +1,17 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/meridiandns/meridian/geo"
 	"github.com/meridiandns/meridian/internal/geotest"
@@ -232,4 +237,130 @@ func randomAddrIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 		return netip.AddrFrom16(a).Unmap()
 	}
 	return netip.AddrFrom16(a)
+}
+
+// TestECSOctets: an ECS address must come in the fewest octets that hold
+// its source prefix (RFC 7871 6). Unpacking hides the count, so the check
+// reads the query as received, over UDP (fast and general path) and TCP.
+func TestECSOctets(t *testing.T) {
+	s := newFastServer(t, Options{Listen: []string{"127.0.0.1:0"}, UDPSize: 1232, TCPMaxConns: 8,
+		TCPMaxPerClient: 8, TCPIdleTimeout: time.Second, TCPReadTimeout: time.Second})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	addr := s.Addrs()[0].String()
+	w := newWorker(s)
+	src := netip.MustParseAddr("192.0.2.33")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	overTCP := func(t *testing.T, pkt []byte) *dns.Msg {
+		t.Helper()
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(pkt))), pkt...)); err != nil {
+			t.Fatal(err)
+		}
+		var l [2]byte
+		if _, err := io.ReadFull(conn, l[:]); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(conn, b); err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte // the ECS option's data
+		ok   bool
+	}{
+		{"/24 in three octets", []byte{0, 1, 24, 0, 198, 51, 100}, true},
+		{"/20 in three octets", []byte{0, 1, 20, 0, 198, 51, 96}, true},
+		{"/0 in none", []byte{0, 1, 0, 0}, true},
+		{"/48 in six octets", []byte{0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 2}, true},
+		{"/24 in four octets", []byte{0, 1, 24, 0, 198, 51, 100, 0}, false},
+		{"/24 in two octets", []byte{0, 1, 24, 0, 198, 51}, false},
+		{"/0 in one octet", []byte{0, 1, 0, 0, 0}, false},
+		{"/48 in sixteen octets", []byte{0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, false},
+		{"family 0 with an address", []byte{0, 0, 0, 0, 0, 0, 0, 0}, false},
+		{"bits beyond the prefix", []byte{0, 1, 20, 0, 198, 51, 100}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := dns.RcodeFormatError
+			if tt.ok {
+				want = dns.RcodeSuccess
+			}
+			pkt := optQuery(option(dns.EDNS0SUBNET, tt.data...))
+			for _, path := range []string{"udp", "udp general", "tcp"} {
+				r := new(dns.Msg)
+				switch path {
+				case "udp":
+					if err := r.Unpack(w.answer(pkt, src)); err != nil {
+						t.Fatal(err)
+					}
+				case "udp general":
+					if err := r.Unpack(w.slow(pkt, src)); err != nil {
+						t.Fatal(err)
+					}
+				case "tcp":
+					r = overTCP(t, pkt)
+				}
+				if r.Rcode != want {
+					t.Errorf("%s: got rcode %s; want %s", path, dns.RcodeToString[r.Rcode], dns.RcodeToString[want])
+				}
+				if want == dns.RcodeFormatError && (len(r.Question) != 1 || r.IsEdns0() == nil) {
+					t.Errorf("%s: FORMERR without the question and OPT:\n%v", path, r)
+				}
+			}
+		})
+	}
+	// The mark a TCP query with a bad ECS leaves is its own: the next
+	// query on the connection, a transfer included, is answered as usual.
+	overTCP(t, optQuery(option(dns.EDNS0SUBNET, 0, 1, 24, 0, 198, 51, 100, 0)))
+	if r := overTCP(t, optQuery(nil)); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("the query after a bad one: got rcode %s", dns.RcodeToString[r.Rcode])
+	}
+	if n := s.ecsTCP.n.Load(); n != 0 {
+		t.Errorf("%d connection marks left", n)
+	}
+}
+
+// TestECSOption: the ECS option is found in raw messages however the
+// message is laid out, and nothing is found where there is none.
+func TestECSOption(t *testing.T) {
+	ecs := option(dns.EDNS0SUBNET, 0, 1, 24, 0, 198, 51, 100)
+	plain := optQuery(ecs)
+	// The question name compressed (a pointer to itself is not a name,
+	// but a pointer is where a name ends), an A record before the OPT,
+	// and ECS after another option.
+	withA := pack(t, query("www.example.org.", dns.TypeA, func(m *dns.Msg) {
+		m.Extra = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "www.example.org.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.IPv4(192, 0, 2, 1)}}
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID},
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(198, 51, 100, 0)}}
+	}))
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+		want []byte
+	}{
+		{"after the question", plain, ecs[4:]},
+		{"after an A record and NSID", withA, ecs[4:]},
+		{"no OPT", pack(t, query("www.example.org.", dns.TypeA)), nil},
+		{"OPT without ECS", optQuery(option(dns.EDNS0NSID)), nil},
+		{"cut short", plain[:len(plain)-2], nil},
+		{"no header", plain[:11], nil},
+	} {
+		if got := ecsOption(tt.msg); !bytes.Equal(got, tt.want) {
+			t.Errorf("%s: got %x; want %x", tt.name, got, tt.want)
+		}
+	}
 }

@@ -52,7 +52,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 			return m
 		}
 		var err error
-		if ecs, err = clientSubnet(opt); err != nil {
+		if ecs, err = clientSubnet(opt); err != nil || (ecs != nil && qi.ecsOctets) {
 			m.Rcode = dns.RcodeFormatError
 			return m
 		}

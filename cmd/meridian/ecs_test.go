@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/miekg/dns"
 )
 
 // startGeoNode serves geoZone with a database that puts 198.51.100.0/24 in
@@ -64,4 +65,30 @@ func ecsScope(out string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestECSOctetsOnTheWire: an ECS address in more or fewer octets than its
+// source prefix needs is FORMERR from the binary over UDP and TCP. Neither
+// dig nor kdig sends one, so the option goes out as raw bytes.
+func TestECSOctetsOnTheWire(t *testing.T) {
+	n := startGeoNode(t)
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want int
+	}{
+		{"/24 in three octets", []byte{0, 1, 24, 0, 198, 51, 100}, dns.RcodeSuccess},
+		{"/24 in four octets", []byte{0, 1, 24, 0, 198, 51, 100, 0}, dns.RcodeFormatError},
+		{"/24 in two octets", []byte{0, 1, 24, 0, 198, 51}, dns.RcodeFormatError},
+		{"/48 in sixteen octets", []byte{0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, dns.RcodeFormatError},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			m := q("app.example.com.", dns.TypeA)
+			m.SetEdns0(1232, false)
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: tt.data})
+			if r := exchange(t, n.Addr, network, m); r.Rcode != tt.want {
+				t.Errorf("%s over %s: got rcode %s; want %s", tt.name, network, dns.RcodeToString[r.Rcode], dns.RcodeToString[tt.want])
+			}
+		}
+	}
 }
