@@ -36,6 +36,7 @@ loop1 CNAME loop2.example.org.
 loop2 CNAME loop1.example.org.
 *.wild A 192.0.2.99
 dn DNAME example.net.
+dn2 DNAME example.org.
 txt TXT "hello" "world"
 _sip._udp SRV 10 5 5060 www.example.org.
 deleg NS ns.deleg.example.org.
@@ -121,6 +122,7 @@ func pack(t testing.TB, m *dns.Msg) []byte {
 func fastCorpus(t testing.TB) [][]byte {
 	names := []string{"www.example.org.", "WwW.ExAmPlE.oRg.", "example.org.", "alias.example.org.",
 		"out.example.org.", "loop1.example.org.", "x.wild.example.org.", "y.dn.example.org.", "txt.example.org.",
+		"www.dn2.example.org.", "nope.dn2.example.org.",
 		"_sip._udp.example.org.", "nope.example.org.", "c.ent.example.org.", "big.example.org.",
 		"app.example.com.", "APP.example.com.", "cdn.example.com.", "static.example.com.", "none.example.com.",
 		"sticky.example.com.", // not multi: a weighted draw differs between the paths

@@ -212,7 +212,7 @@ func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query, h pools.Healt
 		return z.answerFrom(z.apex, qname, qtype, false, q, h)
 	}
 	if z.apex.dname != nil {
-		return z.dnameStep(z.apex, qname)
+		return z.dnameStep(z.apex, qname, qtype)
 	}
 	ce := z.apex
 	for j := k - 1; j >= 0; j-- {
@@ -227,7 +227,7 @@ func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query, h pools.Healt
 			return z.answerFrom(n, qname, qtype, false, q, h)
 		}
 		if n.dname != nil {
-			return z.dnameStep(n, qname)
+			return z.dnameStep(n, qname, qtype)
 		}
 		ce = n
 	}
@@ -333,8 +333,10 @@ func (z *Zone) referral(cut *node) step {
 }
 
 // dnameStep substitutes the DNAME at n into qname (RFC 6672) and answers
-// the DNAME plus a synthesised CNAME to chase.
-func (z *Zone) dnameStep(n *node, qname string) step {
+// the DNAME plus a synthesised CNAME to chase. A CNAME query is answered
+// by that CNAME, as it is at a CNAME's owner: the target is not chased,
+// and what becomes of it does not set the rcode.
+func (z *Zone) dnameStep(n *node, qname string, qtype uint16) step {
 	d := n.dname
 	prefix := qname[:len(qname)-len(n.name)]
 	target := prefix + d.Target
@@ -345,7 +347,11 @@ func (z *Zone) dnameStep(n *node, qname string) step {
 		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl},
 		Target: target,
 	}
-	return step{kind: Success, answer: []dns.RR{d, cname}, next: target}
+	st := step{kind: Success, answer: []dns.RR{d, cname}, next: target}
+	if qtype == dns.TypeCNAME {
+		st.next = ""
+	}
+	return st
 }
 
 // withOwner copies rrs with owner name set to owner, and the TTL to ttl
