@@ -32,7 +32,7 @@ type Config struct {
 	Zones       Zones    `yaml:"zones"`
 	SOA         SOA      `yaml:"soa"`
 	DynamicTTL  uint32   `yaml:"dynamic_ttl"`  // TTL in seconds of dynamic answers whose record sets no ttl
-	DegradedTTL uint32   `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open
+	DegradedTTL uint32   `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open, and of the SOA in the NODATA a dynamic record answers when every value is drained
 	Log         Log      `yaml:"log"`
 	GeoIP       GeoIP    `yaml:"geoip"`
 	Health      Health   `yaml:"health"`
