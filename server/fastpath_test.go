@@ -281,6 +281,7 @@ func TestFastPathAllocs(t *testing.T) {
 		{"static edns mixed case", query("WWW.example.org.", dns.TypeAAAA, withEDNS(1232, &dns.EDNS0_NSID{Code: dns.EDNS0NSID}))},
 		{"dynamic", query("app.example.com.", dns.TypeA)},
 		{"dynamic ecs", query("app.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},
+		{"dynamic ecs IPv4-mapped", query("app.example.com.", dns.TypeA, withECS(2, "::ffff:198.51.100.0", 120))},
 		{"dynamic cname", query("cdn.example.com.", dns.TypeA, withECS(2, "2001:db8:2::", 48))},
 		{"dynamic two answers", query("multi.example.com.", dns.TypeA)},
 		{"dynamic two sticky answers", query("sticky.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},
