@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -361,6 +362,21 @@ func TestECSOption(t *testing.T) {
 	} {
 		if got := ecsOption(tt.msg); !bytes.Equal(got, tt.want) {
 			t.Errorf("%s: got %x; want %x", tt.name, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkBadECSOctets is the scan the UDP general path adds to each
+// query: a dig query with ECS, a cookie and padding.
+func BenchmarkBadECSOctets(b *testing.B) {
+	pkt, err := hex.DecodeString(capturedQueries[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if badECSOctets(pkt) {
+			b.Fatal("a well-formed ECS option reads as bad")
 		}
 	}
 }
