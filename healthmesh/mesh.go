@@ -91,6 +91,7 @@ type mesh struct {
 	joining   atomic.Bool
 	joinAlone atomic.Bool
 	conflicts atomic.Int64 // alive messages refused: a name already used from another address
+	unauth    unauthLog    // packets and streams refused for want of the mesh key
 }
 
 // ReadKey reads a base64 key file as written by `meridian keygen`.
@@ -157,7 +158,7 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	c.Delegate = m
 	c.Events = m
 	c.Conflict = m
-	c.Logger = log.New(&slogWriter{log: n.log}, "", 0)
+	c.Logger = log.New(&slogWriter{log: n.log, unauth: &m.unauth}, "", 0)
 	if o.wrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: c.Logger})
 		if err != nil {
@@ -548,11 +549,21 @@ func (m *mesh) NotifyConflict(existing, other *memberlist.Node) {
 		"member", existing.Address(), "claimed_by", other.Address())
 }
 
-// slogWriter turns memberlist's log lines into slog records.
-type slogWriter struct{ log *slog.Logger }
+// slogWriter turns memberlist's log lines into slog records. Lines about
+// packets and streams not sealed with the mesh key are counted in unauth
+// (nil: logged like the others) rather than each logged: anyone who can
+// reach the gossip port can send them.
+type slogWriter struct {
+	log    *slog.Logger
+	unauth *unauthLog
+}
 
 func (w *slogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
+	if w.unauth != nil && unauthenticated(line) {
+		w.unauth.note(w.log, line)
+		return len(p), nil
+	}
 	level := slog.LevelDebug
 	switch {
 	case strings.Contains(line, "[ERR]"):
@@ -565,3 +576,52 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*slogWriter)(nil)
+
+// unauthenticated reports whether a memberlist log line is about a packet
+// or stream that a node with the mesh key refused because it was not
+// sealed with that key (or with any key at all).
+func unauthenticated(line string) bool {
+	return strings.Contains(line, "Decrypt packet failed") ||
+		strings.Contains(line, "failed to receive") && (strings.Contains(line, "decrypt") ||
+			strings.Contains(line, "not encrypted") || strings.Contains(line, "encryption version"))
+}
+
+// unauthRepeat is how often refusals are summarised in the log.
+const unauthRepeat = time.Minute
+
+// unauthLog counts refused packets and logs the first, then at most one
+// line per unauthRepeat with how many came since the last line; that
+// count is logged when the next refusal comes after the minute, and the
+// metric has every one.
+type unauthLog struct {
+	total atomic.Int64     // every refusal
+	now   func() time.Time // nil: time.Now
+
+	mu   sync.Mutex // guards last and held
+	last time.Time  // when a line was last logged; zero: never
+	held int64      // refusals since then, not logged
+}
+
+func (u *unauthLog) note(l *slog.Logger, line string) {
+	u.total.Add(1)
+	now := time.Now
+	if u.now != nil {
+		now = u.now
+	}
+	t := now()
+	u.mu.Lock()
+	if !u.last.IsZero() && t.Sub(u.last) < unauthRepeat {
+		u.held++
+		u.mu.Unlock()
+		return
+	}
+	held, since := u.held, u.last
+	u.held, u.last = 0, t
+	u.mu.Unlock()
+	if since.IsZero() {
+		l.Warn("mesh: refused a packet not sealed with the mesh key; further ones are counted in meridian_mesh_unauthenticated_packets_total and logged once a minute",
+			"line", line)
+		return
+	}
+	l.Warn("mesh: refused packets not sealed with the mesh key", "count", held+1, "since", since.UTC().Format(time.RFC3339), "line", line)
+}

@@ -73,6 +73,8 @@ var (
 	meshRefusedDesc = prometheus.NewDesc("meridian_mesh_refused_total",
 		"Peer messages that decoded but were refused, by reason: signature (not signed by the key in the named member's metadata, or for another region than it says), unsigned (no member of that name, or no key), stale (older than what is held), list (an endpoint list beyond the bounds or not matching its hash), queue (the node's loop was behind; push/pull brings it again), name_conflict (a member announced a name already used from another address).",
 		[]string{"reason"}, nil)
+	meshUnauthDesc = prometheus.NewDesc("meridian_mesh_unauthenticated_packets_total",
+		"Packets and streams to the gossip port refused because they were not sealed with the mesh key (mesh.keyfile).", nil, nil)
 	meshMalformedDesc = prometheus.NewDesc("meridian_mesh_malformed_messages_total",
 		"Gossip messages, state exchanges and member metadata ignored (in whole or part) because they could not be decoded or were malformed.", nil, nil)
 	zoneDriftDesc = prometheus.NewDesc("meridian_mesh_zone_drift",
@@ -103,7 +105,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.n.checker.metrics.probes.Describe(ch)
 	c.n.checker.metrics.latency.Describe(ch)
 	c.n.verdictChanges.Describe(ch)
-	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, meshRefusedDesc, drainsDesc, drainsRefusedDesc, zoneDriftDesc, zoneDriftSelfDesc} {
+	for _, d := range []*prometheus.Desc{endpointUpDesc, membersDesc, meshMessagesDesc, meshBytesDesc, meshMalformedDesc, meshUnauthDesc, meshRefusedDesc, drainsDesc, drainsRefusedDesc, zoneDriftDesc, zoneDriftSelfDesc} {
 		ch <- d
 	}
 }
@@ -130,12 +132,13 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	n.mu.Unlock()
 
 	var members []Member
-	var in, out, msgsIn, msgsOut, bad int64
+	var in, out, msgsIn, msgsOut, bad, unauth int64
 	if n.mesh != nil {
 		members = n.mesh.members()
 		in, out = n.mesh.bytesIn.Load(), n.mesh.bytesOut.Load()
 		msgsIn, msgsOut = n.mesh.msgsIn.Load(), n.mesh.msgsOut.Load()
 		bad = n.mesh.badMsgs.Load()
+		unauth = n.mesh.unauth.total.Load()
 	} else {
 		members = []Member{{Name: n.name, Region: n.region, State: "alive"}}
 	}
@@ -160,6 +163,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(out), "sent")
 	ch <- prometheus.MustNewConstMetric(meshBytesDesc, prometheus.CounterValue, float64(in), "received")
 	ch <- prometheus.MustNewConstMetric(meshMalformedDesc, prometheus.CounterValue, float64(bad))
+	ch <- prometheus.MustNewConstMetric(meshUnauthDesc, prometheus.CounterValue, float64(unauth))
 	r := &n.view.refused
 	var conflicts int64
 	if n.mesh != nil {

@@ -30,11 +30,25 @@ type Client struct {
 	key    uint64 // loc packed (geo.Location.Key), when keyed
 	keyed  bool
 	looked bool
+	mapped bool // asked as an IPv4-mapped IPv6 address (see NewClient)
 }
 
-// NewClient returns a client for addr located with g.
+// NewClient returns a client for addr located with g. An IPv4-mapped IPv6
+// address (::ffff:a.b.c.d) is the IPv4 client it stands for, and its
+// decisions give their scope in IPv6 bits: a scope is read in the family
+// the address was asked in, so /24 of the IPv4 address is /120 of the
+// mapped one.
 func NewClient(addr netip.Addr, g *geo.Reader) Client {
-	return Client{Addr: addr.Unmap(), Geo: g}
+	return Client{Addr: addr.Unmap(), Geo: g, mapped: addr.Is4In6()}
+}
+
+// scopeBits turns a scope in the bits of Addr into the family the client
+// was asked in.
+func (c *Client) scopeBits(bits int) int {
+	if c.mapped {
+		return 96 + bits
+	}
+	return bits
 }
 
 // Location returns the client's location, looking it up on first use.

@@ -115,6 +115,11 @@ type Record struct {
 }
 
 // Pool returns the pool with the given id, or nil.
+// DegradedTTL is the TTL of the record's degraded answers (fallback,
+// farther nearest pool, fail-open): the record's TTL capped at the
+// degraded TTL given to Prepare.
+func (r *Record) DegradedTTL() uint32 { return min(r.TTL, r.degradedTTL) }
+
 func (r *Record) Pool(id string) *Pool { return r.byID[id] }
 
 // Cell returns the cell that counts d, a decision of r, for the server's

@@ -41,7 +41,9 @@ func decisionKey(d Decision) (int, string) {
 }
 
 // TestScopeProperty checks the ECS scope invariant: every address inside
-// client/scope gets the same rule and pool as the client.
+// client/scope gets the same rule and pool as the client. IPv4-mapped IPv6
+// clients are among them: their scope is read in IPv6 bits, the family an
+// ECS option with such an address is echoed in.
 func TestScopeProperty(t *testing.T) {
 	g := testGeo(t)
 	records := map[string]*Record{
@@ -73,6 +75,9 @@ rules:
 		netip.MustParsePrefix("0.0.0.0/0"),
 		netip.MustParsePrefix("2001:db8::/44"),
 		netip.MustParsePrefix("::/0"),
+		netip.MustParsePrefix("::ffff:100.64.0.0/110"),
+		netip.MustParsePrefix("::ffff:198.51.100.0/120"),
+		netip.MustParsePrefix("::ffff:0.0.0.0/96"),
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
 	for name, r := range records {
@@ -119,6 +124,8 @@ rules:
 		{"inside a /24 subnet rule", r, "100.64.2.7", 24},
 		{"geo match: the database network", r, "198.51.100.7", 24},
 		{"outside the subnet, in a /16 geo network: narrow enough to exclude the /24", r, "100.64.3.7", 24},
+		{"IPv4-mapped: the IPv4 scope in IPv6 bits", r, "::ffff:198.51.100.7", 120},
+		{"IPv4-mapped catch-all: every mapped address, not every IPv6 one", catchAll, "::ffff:198.51.100.7", 96},
 	} {
 		c := NewClient(netip.MustParseAddr(tt.client), g)
 		if got := tt.r.Select(&c, AllUp{}, nil).Scope; got != tt.want {

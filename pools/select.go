@@ -40,7 +40,9 @@ type Decision struct {
 	Wire []byte
 	TTL  uint32
 	// Scope is the ECS scope prefix length: every client address inside
-	// Addr/Scope gets the same rule and pool.
+	// Addr/Scope gets the same rule and pool. It counts the bits of the
+	// address as the client was given, so an IPv4-mapped client's scope
+	// is 96 or more.
 	Scope int
 
 	cell int32 // CounterIndex+1 when Select worked it out; 0: not yet
@@ -75,7 +77,7 @@ func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
 	if d.Rule == nil {
 		d.Outcome = NoRule
 		r.failOpen(&d, h, tr)
-		d.Scope = need
+		d.Scope = c.scopeBits(need)
 		return d
 	}
 	if r.Nearest && d.Rule.CatchAll() {
@@ -104,13 +106,13 @@ func (r *Record) Select(c *Client, h Health, tr *Trace) Decision {
 }
 
 // scope widens need for sticky records, whose pick depends on the /24 or
-// /56 of the client.
+// /56 of the client, and gives it in the family the client was asked in.
 func (r *Record) scope(c *Client, need int) int {
 	if r.Sticky {
 		_, bits := c.stickyKey()
 		need = max(need, bits)
 	}
-	return need
+	return c.scopeBits(need)
 }
 
 // match reports whether the rule matches c and how many leading address

@@ -77,7 +77,7 @@ func (r *Record) selectSettled(c *Client) (Decision, bool) {
 			outcome = FromFallback
 			continue
 		}
-		d := Decision{Record: r, Rule: r.Rules[m.rule], Pool: r.Pools[p], Outcome: outcome, Scope: m.need}
+		d := Decision{Record: r, Rule: r.Rules[m.rule], Pool: r.Pools[p], Outcome: outcome, Scope: c.scopeBits(m.need)}
 		d.cell = int32(((m.rule+1)*(len(r.Pools)+1)+p+1)*nOutcomes+int(outcome)) + 1
 		r.answerUp(&d, r.ups[e.first:e.end], e.total, c)
 		return d, true

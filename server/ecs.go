@@ -11,7 +11,9 @@ var errBadECS = errors.New("malformed client subnet option")
 
 // clientSubnet returns the query's ECS option (RFC 7871), nil when it has
 // none, and an error when it is malformed: unknown family, a source prefix
-// longer than the family's addresses, or address bits set beyond it.
+// longer than the family's addresses, or address bits set beyond it. An
+// address in the wrong number of octets does not show once unpacked; see
+// ecswire.go.
 func clientSubnet(opt *dns.OPT) (*dns.EDNS0_SUBNET, error) {
 	var ecs *dns.EDNS0_SUBNET
 	for _, o := range opt.Option {

@@ -38,6 +38,8 @@ func optSeeds(t testing.TB) [][]byte {
 		option(dns.EDNS0SUBNET, 0, 0, 0, 0),                   // dig +subnet=0
 		option(dns.EDNS0SUBNET, 0, 2, 48, 0, 0x20, 1, 0xd, 0xb8, 0, 2),
 		option(dns.EDNS0SUBNET, 0, 2, 49, 0, 0x20, 1, 0xd, 0xb8, 0, 2, 0x80),
+		option(dns.EDNS0SUBNET, 0, 2, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100), // IPv4-mapped
+		option(dns.EDNS0SUBNET, 0, 2, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff),
 		option(dns.EDNS0SUBNET, 0, 1, 20, 0, 198, 51, 100),       // bits beyond the prefix
 		option(dns.EDNS0SUBNET, 0, 1, 33, 0, 198, 51, 100, 0, 0), // prefix too long
 		option(dns.EDNS0SUBNET, 0, 3, 24, 0, 198, 51, 100),       // unknown family
@@ -99,7 +101,7 @@ func FuzzOPT(f *testing.F) {
 			return
 		}
 		ecs, err := clientSubnet(req.IsEdns0())
-		if err != nil {
+		if err != nil || (ecs != nil && !addressOctetsFit(rdata)) {
 			if r.Rcode != dns.RcodeFormatError {
 				t.Fatalf("%x: malformed ECS got rcode %s; want FORMERR", rdata, dns.RcodeToString[r.Rcode])
 			}
@@ -122,6 +124,11 @@ func FuzzOPT(f *testing.F) {
 		if echo == nil || echo.Family != ecs.Family || echo.SourceNetmask != ecs.SourceNetmask || !echo.Address.Equal(ecs.Address) {
 			t.Fatalf("%x: query ECS %v echoed as %v", rdata, ecs, echo)
 		}
+		// A scope is read in the family echoed: an IPv4-mapped address's
+		// must stay among the mapped addresses.
+		if a, ok := netip.AddrFromSlice(ecs.Address); ok && ecs.Family == 2 && a.Is4In6() && echo.SourceScope != 0 && echo.SourceScope < 96 {
+			t.Fatalf("%x: IPv4-mapped ECS %v got scope /%d", rdata, ecs, echo.SourceScope)
+		}
 		// The subnet read re-encodes to itself.
 		m := new(dns.Msg)
 		m.SetQuestion("app.example.com.", dns.TypeA)
@@ -135,6 +142,70 @@ func FuzzOPT(f *testing.F) {
 		e2, err := clientSubnet(again.IsEdns0())
 		if err != nil || e2 == nil || e2.Family != ecs.Family || e2.SourceNetmask != ecs.SourceNetmask || !e2.Address.Equal(ecs.Address) {
 			t.Fatalf("%x: ECS %v re-encoded reads as %v (%v)", rdata, ecs, e2, err)
+		}
+	})
+}
+
+// addressOctetsFit reports whether the first ECS option in OPT RDATA rd
+// has as many address octets as its source prefix needs: what unpacking
+// does not show.
+func addressOctetsFit(rd []byte) bool {
+	for len(rd) >= 4 {
+		code, l := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
+		if code == dns.EDNS0SUBNET && l >= 4 && 4+l <= len(rd) {
+			return l-4 == (int(rd[6])+7)/8
+		}
+		rd = rd[min(4+l, len(rd)):]
+	}
+	return true
+}
+
+// FuzzECSOption feeds arbitrary messages to ecsOption: whenever miekg/dns
+// unpacks one with a single OPT carrying ECS, ecsOption finds that option,
+// its data unpacking to the same subnet; without one it finds nothing.
+func FuzzECSOption(f *testing.F) {
+	for _, pkt := range querySeeds(f) {
+		f.Add(pkt)
+	}
+	for _, rd := range optSeeds(f) {
+		f.Add(optQuery(rd))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		got := ecsOption(msg)
+		m := new(dns.Msg)
+		if m.Unpack(msg) != nil {
+			return
+		}
+		var opts []*dns.OPT
+		for _, rr := range m.Extra {
+			if o, ok := rr.(*dns.OPT); ok {
+				opts = append(opts, o)
+			}
+		}
+		if len(opts) != 1 {
+			return
+		}
+		var want *dns.EDNS0_SUBNET
+		for _, o := range opts[0].Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				want = e
+				break
+			}
+		}
+		if want == nil {
+			if got != nil {
+				t.Fatalf("%x: found ECS %x in a message without one", msg, got)
+			}
+			return
+		}
+		// The data found, as the only option of a query, unpacks to the
+		// same subnet.
+		again := new(dns.Msg)
+		if got == nil || again.Unpack(optQuery(option(dns.EDNS0SUBNET, got...))) != nil {
+			t.Fatalf("%x: found %x; the message has %v", msg, got, want)
+		}
+		if e := replyECS(again); e == nil || e.String() != want.String() {
+			t.Fatalf("%x: found %x (%v); the message has %v", msg, got, e, want)
 		}
 	})
 }

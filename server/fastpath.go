@@ -248,7 +248,8 @@ func (w *worker) parseECS(b []byte) bool {
 }
 
 // ecsClient is the ECS address, when the query has one with a non-zero
-// source prefix.
+// source prefix. An IPv4-mapped address stays mapped, as on the general
+// path.
 func (q *wireQuery) ecsClient() (netip.Addr, bool) {
 	switch {
 	case !q.ecs || q.ecsSrc == 0:
@@ -256,7 +257,7 @@ func (q *wireQuery) ecsClient() (netip.Addr, bool) {
 	case q.ecsFam == 1:
 		return netip.AddrFrom4([4]byte(q.ecsAddr[:4])), true
 	}
-	return netip.AddrFrom16(q.ecsAddr).Unmap(), true
+	return netip.AddrFrom16(q.ecsAddr), true
 }
 
 // fast answers pkt when it can.
@@ -332,7 +333,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 		case q.ecs && q.ecsFam == 1:
 			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom4([4]byte(q.ecsAddr[:4])), int(q.ecsSrc))
 		case q.ecs && q.ecsFam == 2:
-			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr).Unmap(), int(q.ecsSrc))
+			info.ecsPrefix = netip.PrefixFrom(netip.AddrFrom16(q.ecsAddr), int(q.ecsSrc))
 		}
 	}
 	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, &res.Decision

@@ -36,6 +36,7 @@ loop1 CNAME loop2.example.org.
 loop2 CNAME loop1.example.org.
 *.wild A 192.0.2.99
 dn DNAME example.net.
+dn2 DNAME example.org.
 txt TXT "hello" "world"
 _sip._udp SRV 10 5 5060 www.example.org.
 deleg NS ns.deleg.example.org.
@@ -121,6 +122,7 @@ func pack(t testing.TB, m *dns.Msg) []byte {
 func fastCorpus(t testing.TB) [][]byte {
 	names := []string{"www.example.org.", "WwW.ExAmPlE.oRg.", "example.org.", "alias.example.org.",
 		"out.example.org.", "loop1.example.org.", "x.wild.example.org.", "y.dn.example.org.", "txt.example.org.",
+		"www.dn2.example.org.", "nope.dn2.example.org.",
 		"_sip._udp.example.org.", "nope.example.org.", "c.ent.example.org.", "big.example.org.",
 		"app.example.com.", "APP.example.com.", "cdn.example.com.", "static.example.com.", "none.example.com.",
 		"sticky.example.com.", // not multi: a weighted draw differs between the paths
@@ -142,6 +144,8 @@ func fastCorpus(t testing.TB) [][]byte {
 		withECS(1, "0.0.0.0", 0),
 		withECS(2, "2001:db8:2::", 48),
 		withECS(2, "2001:db8:2:8000::", 49),
+		withECS(2, "::ffff:198.51.100.0", 120), // IPv4-mapped: scope in IPv6 bits
+		withECS(2, "::ffff:0.0.0.0", 96),
 		func(m *dns.Msg) {
 			m.SetEdns0(1232, false)
 			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET})
@@ -277,6 +281,7 @@ func TestFastPathAllocs(t *testing.T) {
 		{"static edns mixed case", query("WWW.example.org.", dns.TypeAAAA, withEDNS(1232, &dns.EDNS0_NSID{Code: dns.EDNS0NSID}))},
 		{"dynamic", query("app.example.com.", dns.TypeA)},
 		{"dynamic ecs", query("app.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},
+		{"dynamic ecs IPv4-mapped", query("app.example.com.", dns.TypeA, withECS(2, "::ffff:198.51.100.0", 120))},
 		{"dynamic cname", query("cdn.example.com.", dns.TypeA, withECS(2, "2001:db8:2::", 48))},
 		{"dynamic two answers", query("multi.example.com.", dns.TypeA)},
 		{"dynamic two sticky answers", query("sticky.example.com.", dns.TypeA, withECS(1, "198.51.100.0", 24))},

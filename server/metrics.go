@@ -20,6 +20,7 @@ type queryInfo struct {
 	client    netip.Addr   // the packet's source address
 	ecs       bool         // the query carried an ECS option
 	ecsPrefix netip.Prefix // its source prefix; invalid when it has no address
+	ecsOctets bool         // as received, its address was not in the octets its source prefix needs (ecswire.go)
 	qname     string       // as asked; "" when the query had no question
 	qtype     uint16
 	zone      *zones.Zone // the zone of the query name; nil outside every zone

@@ -52,19 +52,20 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 			return m
 		}
 		var err error
-		if ecs, err = clientSubnet(opt); err != nil {
+		if ecs, err = clientSubnet(opt); err != nil || (ecs != nil && qi.ecsOctets) {
 			m.Rcode = dns.RcodeFormatError
 			return m
 		}
 		if ecs != nil {
 			qi.ecs = true
 			if a, ok := netip.AddrFromSlice(ecs.Address); ok {
-				qi.ecsPrefix = netip.PrefixFrom(a.Unmap(), int(ecs.SourceNetmask))
+				qi.ecsPrefix = netip.PrefixFrom(a, int(ecs.SourceNetmask))
 			}
 		}
 		if ecs != nil && ecs.SourceNetmask > 0 {
+			// An IPv4-mapped address stays mapped: the client is its IPv4
+			// address, but the scope must come back in IPv6 bits.
 			client, _ = netip.AddrFromSlice(ecs.Address)
-			client = client.Unmap()
 		}
 	}
 

@@ -84,6 +84,7 @@ type Server struct {
 	rrl     atomic.Pointer[rrlTable]     // nil: no rate limiting
 	xfr     transfers                    // zone transfer settings and counts (transfer.go)
 	metrics metrics
+	ecsTCP  ecsMarks // TCP queries whose ECS address octets do not fit (ecswire.go)
 
 	mu      sync.Mutex // guards udp, servers and addrs
 	udp     []*udpListener
@@ -157,6 +158,9 @@ func (s *Server) Start() error {
 			Handler:       dns.HandlerFunc(s.serveTCP), // transfers and TSIG, then ServeDNS
 			TsigProvider:  tsigKeys{s},
 			MsgAcceptFunc: accept,
+			DecorateReader: func(r dns.Reader) dns.Reader {
+				return ecsReader{Reader: r, marks: &s.ecsTCP}
+			},
 			ReadTimeout:   o.TCPReadTimeout,
 			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
 			MaxTCPQueries: maxQueries,
@@ -262,7 +266,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case *net.TCPAddr:
 		src, tcp = a.AddrPort().Addr().Unmap(), true
 	}
-	m := s.Respond(req, src, tcp)
+	q := queryInfo{client: src, tcp: tcp, ecsOctets: tcp && s.ecsTCP.take(w)}
+	m := s.respondCounted(req, &q)
 	if m == nil {
 		return
 	}

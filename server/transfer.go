@@ -95,6 +95,7 @@ func (o *TransferOptions) allows(client netip.Addr) bool {
 // everything else is ServeDNS.
 func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
 	if isTransfer(req) {
+		s.ecsTCP.take(w) // a transfer has no use for ECS, but the mark is this query's
 		s.serveTransfer(w, req)
 		return
 	}
@@ -127,6 +128,7 @@ func clientOf(a net.Addr) netip.Addr {
 // secondary's SOA check, say): a TSIG error, or the usual answer signed.
 func (s *Server) serveSigned(w dns.ResponseWriter, req *dns.Msg) {
 	client := clientOf(w.RemoteAddr())
+	badECS := s.ecsTCP.take(w)
 	if err := w.TsigStatus(); err != nil {
 		qi := queryInfo{client: client, tcp: true}
 		if len(req.Question) == 1 {
@@ -135,7 +137,8 @@ func (s *Server) serveSigned(w dns.ResponseWriter, req *dns.Msg) {
 		s.writeTSIGError(w, req, err, &qi)
 		return
 	}
-	m := s.Respond(req, client, true)
+	qi := queryInfo{client: client, tcp: true, ecsOctets: badECS}
+	m := s.respondCounted(req, &qi)
 	if m == nil {
 		return
 	}

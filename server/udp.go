@@ -130,7 +130,7 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 		return nil
 	case dns.MsgAccept:
 		if err := req.Unpack(pkt); err == nil {
-			qi := queryInfo{client: src}
+			qi := queryInfo{client: src, ecsOctets: badECSOctets(pkt)}
 			m := w.s.respondCounted(req, &qi)
 			if m == nil {
 				return nil

@@ -212,7 +212,7 @@ func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query, h pools.Healt
 		return z.answerFrom(z.apex, qname, qtype, false, q, h)
 	}
 	if z.apex.dname != nil {
-		return z.dnameStep(z.apex, qname)
+		return z.dnameStep(z.apex, qname, qtype)
 	}
 	ce := z.apex
 	for j := k - 1; j >= 0; j-- {
@@ -227,7 +227,7 @@ func (z *Zone) lookup(qname, lname string, qtype uint16, q *Query, h pools.Healt
 			return z.answerFrom(n, qname, qtype, false, q, h)
 		}
 		if n.dname != nil {
-			return z.dnameStep(n, qname)
+			return z.dnameStep(n, qname, qtype)
 		}
 		ce = n
 	}
@@ -266,7 +266,7 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 	if c := n.get(dns.TypeCNAME); c != nil && qtype != dns.TypeCNAME {
 		rrs, _ := z.rrsFor(n, c, q, h)
 		if len(rrs) == 0 {
-			return z.negative(NoData)
+			return z.nothingToServe(c)
 		}
 		return step{kind: Success, answer: own(rrs), next: rrs[0].(*dns.CNAME).Target}
 	}
@@ -281,7 +281,7 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 	if s := n.get(qtype); s != nil {
 		rrs, wire := z.rrsFor(n, s, q, h)
 		if len(rrs) == 0 {
-			return z.negative(NoData)
+			return z.nothingToServe(s)
 		}
 		st := step{kind: Success, answer: own(rrs), extra: s.extra}
 		if !synth {
@@ -293,9 +293,11 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 	if n.alias != "" && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		if t := z.nodes[n.alias]; t != nil {
 			if s := t.get(qtype); s != nil {
-				if rrs, _ := z.rrsFor(t, s, q, h); len(rrs) > 0 {
+				rrs, _ := z.rrsFor(t, s, q, h)
+				if len(rrs) > 0 {
 					return step{kind: Success, answer: withOwner(rrs, qname, n.aliasTTL)}
 				}
+				return z.nothingToServe(s)
 			}
 		}
 	}
@@ -306,6 +308,16 @@ func (z *Zone) answerFrom(n *node, qname string, qtype uint16, synth bool, q *Qu
 // section.
 func (z *Zone) negative(kind Kind) step {
 	return step{kind: kind, ns: z.negNs, packed: Packed{Ns: z.negWire, OK: z.negWire != nil}}
+}
+
+// nothingToServe is the NODATA of set s when its RRs come out empty: a
+// dynamic record all of whose values are drained.
+func (z *Zone) nothingToServe(s *rrset) step {
+	a := s.drained
+	if a == nil {
+		return z.negative(NoData)
+	}
+	return step{kind: NoData, ns: a.ns, packed: Packed{Ns: a.wire, OK: a.wire != nil}}
 }
 
 // rrsFor returns the RRs of set s at node n, and their wire form (nil when
@@ -333,8 +345,10 @@ func (z *Zone) referral(cut *node) step {
 }
 
 // dnameStep substitutes the DNAME at n into qname (RFC 6672) and answers
-// the DNAME plus a synthesised CNAME to chase.
-func (z *Zone) dnameStep(n *node, qname string) step {
+// the DNAME plus a synthesised CNAME to chase. A CNAME query is answered
+// by that CNAME, as it is at a CNAME's owner: the target is not chased,
+// and what becomes of it does not set the rcode.
+func (z *Zone) dnameStep(n *node, qname string, qtype uint16) step {
 	d := n.dname
 	prefix := qname[:len(qname)-len(n.name)]
 	target := prefix + d.Target
@@ -345,7 +359,11 @@ func (z *Zone) dnameStep(n *node, qname string) step {
 		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl},
 		Target: target,
 	}
-	return step{kind: Success, answer: []dns.RR{d, cname}, next: target}
+	st := step{kind: Success, answer: []dns.RR{d, cname}, next: target}
+	if qtype == dns.TypeCNAME {
+		st.next = ""
+	}
+	return st
 }
 
 // withOwner copies rrs with owner name set to owner, and the TTL to ttl

@@ -28,6 +28,11 @@ type Zone struct {
 	nodes   map[string]*node
 	apex    *node
 	hash    [32]byte // content hash, SOA serial excluded
+
+	// drainedNeg are the negative answers of dynamic records with nothing
+	// left to serve, by TTL (see rrset.drained).
+	drainedNeg map[uint32]*negAnswer
+
 	// ownSerial is set when the loader handed out the SOA serial (a YAML
 	// zone) rather than reading it from the file: it then says when this
 	// node saw the content change, not what the content is.
@@ -53,10 +58,22 @@ type rrset struct {
 	rrs   []dns.RR
 	extra []dns.RR
 	dyn   *pools.Record // the policy of a dynamic record; rrs are its fail-open values
+	// drained is the NODATA a dynamic record answers when every value is
+	// drained: its SOA's TTL is capped at the record's degraded TTL, so
+	// that resolvers do not keep the empty answer for the full negative
+	// TTL once a drain is undone. Nil for static sets.
+	drained *negAnswer
 
 	// wire and extraWire are rrs and extra in wire form (internal/packed);
 	// nil when empty or when an RR does not pack.
 	wire, extraWire []byte
+}
+
+// negAnswer is the authority section of a negative answer.
+type negAnswer struct {
+	soa  *dns.SOA
+	ns   []dns.RR // soa alone
+	wire []byte   // ns in wire form
 }
 
 func (n *node) get(t uint16) *rrset {
@@ -110,10 +127,32 @@ func compile(origin, path string, records []*Record, soa *dns.SOA) *Zone {
 		if d := n.get(dns.TypeDNAME); d != nil {
 			n.dname = d.rrs[0].(*dns.DNAME)
 		}
+		for i := range n.sets {
+			if s := &n.sets[i]; s.dyn != nil {
+				s.drained = z.drainedNegative(s.dyn.DegradedTTL())
+			}
+		}
 	}
 	z.addExtras()
 	z.pack()
 	return z
+}
+
+// drainedNegative returns the zone's negative answer with its SOA TTL
+// capped at ttl, shared by every record with that cap.
+func (z *Zone) drainedNegative(ttl uint32) *negAnswer {
+	ttl = min(ttl, z.neg.Hdr.Ttl)
+	if a := z.drainedNeg[ttl]; a != nil {
+		return a
+	}
+	soa := *z.neg
+	soa.Hdr.Ttl = ttl
+	a := &negAnswer{soa: &soa, ns: []dns.RR{&soa}}
+	if z.drainedNeg == nil {
+		z.drainedNeg = map[uint32]*negAnswer{}
+	}
+	z.drainedNeg[ttl] = a
+	return a
 }
 
 // setSerial sets the SOA serial of a YAML zone, which is known only once
@@ -123,6 +162,10 @@ func (z *Zone) setSerial(serial uint32) {
 	z.ownSerial = true
 	z.SOA.Serial, z.neg.Serial = serial, serial
 	z.negWire = packed.Of(z.negNs)
+	for _, a := range z.drainedNeg {
+		a.soa.Serial = serial
+		a.wire = packed.Of(a.ns)
+	}
 	if s := z.apex.get(dns.TypeSOA); s != nil {
 		s.wire = packed.Of(s.rrs)
 	}
@@ -132,6 +175,9 @@ func (z *Zone) setSerial(serial uint32) {
 // negative answer's SOA, for the UDP fast path.
 func (z *Zone) pack() {
 	z.negWire = packed.Of(z.negNs)
+	for _, a := range z.drainedNeg {
+		a.wire = packed.Of(a.ns)
+	}
 	for _, n := range z.nodes {
 		for i := range n.sets {
 			s := &n.sets[i]

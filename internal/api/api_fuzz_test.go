@@ -82,7 +82,7 @@ func FuzzDrainBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b := &fakeBackend{}
 		r := httptest.NewRequest("POST", "/api/v1/drains", bytes.NewReader(body))
-		r.RemoteAddr = "127.0.0.1:40000"
+		r.Host, r.RemoteAddr = "127.0.0.1:8053", "127.0.0.1:40000"
 		w := httptest.NewRecorder()
 		newFuzzServer(t, b).ServeHTTP(w, r)
 		checkReply(t, body, w)
@@ -149,7 +149,7 @@ func FuzzRequest(f *testing.F) {
 		f.Add(c.method, c.target, []byte(c.body))
 	}
 	f.Fuzz(func(t *testing.T, method, target string, body []byte) {
-		raw := method + " " + target + " HTTP/1.1\r\nHost: meridian\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
+		raw := method + " " + target + " HTTP/1.1\r\nHost: localhost:8053\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
 		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
 		if err != nil {
 			return // net/http answers 400 itself

@@ -146,11 +146,16 @@ func (c call) do(h http.Handler) *httptest.ResponseRecorder {
 		body = strings.NewReader(c.body)
 	}
 	r := httptest.NewRequest(c.method, c.path, body)
+	r.Host = "127.0.0.1:8053"
 	r.RemoteAddr = "127.0.0.1:40000"
 	if c.remote != "" {
 		r.RemoteAddr = c.remote
 	}
 	for k, v := range c.header {
+		if k == "Host" {
+			r.Host = v // net/http keeps it apart from the other headers
+			continue
+		}
 		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
@@ -528,5 +533,58 @@ func TestStatusStateFiles(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.State, want) {
 		t.Errorf("state: got %v; want %v", got.State, want)
+	}
+}
+
+// TestHostNames: the API answers requests addressed to an IP literal,
+// localhost, its listen host or a configured name, and refuses any other
+// Host with 421, on every path (metrics included): a DNS-rebound page
+// cannot read it from the operator's browser.
+func TestHostNames(t *testing.T) {
+	s, err := New(Options{Listen: "node1.example.net:8053", AllowedHosts: []string{"Meridian.Internal."}, Log: testLog(t)}, &fakeBackend{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
+	for _, tt := range []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:8053", 200},
+		{"127.0.0.1", 200},
+		{"[::1]:8053", 200},
+		{"192.0.2.7:8053", 200},
+		{"[2001:db8::7]", 200},
+		{"localhost:8053", 200},
+		{"LOCALHOST.", 200},
+		{"status.localhost:8053", 200},
+		{"node1.example.net:8053", 200},
+		{"meridian.internal", 200},
+		{"MERIDIAN.internal.:80", 200},
+		{"", 200},
+		{"evil.example:8053", 421},
+		{"evil.example", 421},
+		{"127.0.0.1.evil.example", 421},
+		{"localhost.evil.example", 421},
+		{"node1.example.net.evil.example", 421},
+		{"meridian", 421},
+	} {
+		for _, path := range []string{"/api/v1/status", "/metrics", "/", "/api/v1/drains/x"} {
+			method := "GET"
+			if path == "/api/v1/drains/x" {
+				method = "DELETE"
+			}
+			w := call{method: method, path: path, header: map[string]string{"Host": tt.host}}.do(s.Handler())
+			got := w.Code
+			if got != 421 && tt.want == 200 {
+				got = 200 // the host passed; what the path answers is not this test's
+			}
+			if got != tt.want {
+				t.Errorf("Host %q, %s %s: got %d; want %d (%s)", tt.host, method, path, w.Code, tt.want, w.Body)
+			}
+			if w.Code == 421 && !strings.Contains(w.Body.String(), "api.allowed_hosts") {
+				t.Errorf("Host %q: the refusal does not say what to do: %s", tt.host, w.Body)
+			}
+		}
 	}
 }

@@ -24,6 +24,10 @@ type Options struct {
 	TokenFile string
 	// Log receives one line per mutating call; nil discards.
 	Log *slog.Logger
+	// AllowedHosts are the host names, besides IP literals, localhost and
+	// the host of Listen, that requests may name in their Host header;
+	// others get 421 (see host.go).
+	AllowedHosts []string
 }
 
 // maxBody bounds request bodies; a drain request is a few hundred bytes.
@@ -34,6 +38,7 @@ type Server struct {
 	b     Backend
 	log   *slog.Logger
 	token []byte // nil: no token file, loopback clients only
+	hosts hostPolicy
 	mux   *http.ServeMux
 	srv   *http.Server
 	now   func() time.Time // the clock status reports; replaced in tests
@@ -45,7 +50,7 @@ type Server struct {
 // New returns a server for b. It reads the token file, if any, now: a
 // missing or empty token file is an error rather than an open API.
 func New(o Options, b Backend) (*Server, error) {
-	s := &Server{b: b, log: o.Log, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{b: b, log: o.Log, mux: http.NewServeMux(), now: time.Now, hosts: newHostPolicy(o.Listen, o.AllowedHosts)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -139,6 +144,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !s.hosts.allows(r.Host) {
+		s.log.Debug("api call refused", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "host", r.Host, "status", http.StatusMisdirectedRequest)
+		writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf(
+			"host %q is not a name this API answers to: use an IP address or localhost, or add the name to api.allowed_hosts", r.Host))
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r)
 		return

@@ -32,7 +32,7 @@ type Config struct {
 	Zones       Zones    `yaml:"zones"`
 	SOA         SOA      `yaml:"soa"`
 	DynamicTTL  uint32   `yaml:"dynamic_ttl"`  // TTL in seconds of dynamic answers whose record sets no ttl
-	DegradedTTL uint32   `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open
+	DegradedTTL uint32   `yaml:"degraded_ttl"` // TTL cap in seconds of answers from a fallback pool, a farther nearest pool or fail-open, and of the SOA in the NODATA a dynamic record answers when every value is drained
 	Log         Log      `yaml:"log"`
 	GeoIP       GeoIP    `yaml:"geoip"`
 	Health      Health   `yaml:"health"`
@@ -234,6 +234,12 @@ type API struct {
 	// (also turned on by `meridian serve --pprof`). Keep the API on
 	// loopback when it is on: profiles reveal internals.
 	Pprof bool `yaml:"pprof"`
+	// AllowedHosts are host names that requests may carry in their Host
+	// header, such as the name operators reach the node by. IP addresses,
+	// localhost and the host of api.listen are always accepted; any other
+	// name gets 421, so that a web page cannot read the API through a name
+	// it points at this node (DNS rebinding).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Log configures logging.
@@ -511,6 +517,11 @@ func (c *Config) validate() error {
 	}
 	if c.Mesh.ProbersPerRegion < 0 {
 		bad("mesh.probers_per_region", "must be 0 (every node) or more")
+	}
+	for _, h := range c.API.AllowedHosts {
+		if _, ok := dns.IsDomainName(h); !ok || h == "" || strings.ContainsAny(h, ":/@ *") {
+			bad("api.allowed_hosts", "%q is not a host name (no scheme, port or wildcard)", h)
+		}
 	}
 	if l := c.API.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil {

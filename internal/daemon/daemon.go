@@ -141,7 +141,7 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d.notify = newNotifier(log, d.metrics.notifies)
 	d.notify.configure(c)
 	if c.API.Listen != "" {
-		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, Log: log}, backend{d}); err != nil {
+		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, AllowedHosts: c.API.AllowedHosts, Log: log}, backend{d}); err != nil {
 			d.health.Close()
 			return nil, err
 		}
