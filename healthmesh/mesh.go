@@ -158,7 +158,7 @@ func newMesh(n *Node, o MeshOptions) (*mesh, error) {
 	c.Delegate = m
 	c.Events = m
 	c.Conflict = m
-	c.Logger = log.New(&slogWriter{log: n.log, unauth: &m.unauth}, "", 0)
+	c.Logger = log.New(&slogWriter{log: n.log, unauth: &m.unauth, closing: &m.leaving}, "", 0)
 	if o.wrapTransport != nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: c.Logger})
 		if err != nil {
@@ -554,8 +554,9 @@ func (m *mesh) NotifyConflict(existing, other *memberlist.Node) {
 // (nil: logged like the others) rather than each logged: anyone who can
 // reach the gossip port can send them.
 type slogWriter struct {
-	log    *slog.Logger
-	unauth *unauthLog
+	log     *slog.Logger
+	unauth  *unauthLog
+	closing *atomic.Bool // set once the mesh leaves: closed-socket errors are expected then
 }
 
 func (w *slogWriter) Write(p []byte) (int, error) {
@@ -566,6 +567,8 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	}
 	level := slog.LevelDebug
 	switch {
+	case w.closing != nil && w.closing.Load() && strings.Contains(line, "use of closed network connection"):
+		// memberlist's own goroutines racing its shutdown: not news.
 	case strings.Contains(line, "[ERR]"):
 		level = slog.LevelWarn
 	case strings.Contains(line, "[WARN]"):

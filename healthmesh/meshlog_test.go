@@ -1,9 +1,13 @@
 package healthmesh
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,5 +74,24 @@ func TestUnauthenticatedLog(t *testing.T) {
 	}
 	if h.recs[3].Level != slog.LevelWarn || h.recs[3].Message != "memberlist" {
 		t.Errorf("other errors: got %v %q; want them logged as before", h.recs[3].Level, h.recs[3].Message)
+	}
+}
+
+// TestShutdownQuiet: once the mesh is leaving, memberlist's goroutines
+// writing to its closed sockets are not warnings.
+func TestShutdownQuiet(t *testing.T) {
+	var buf bytes.Buffer
+	var closing atomic.Bool
+	w := &slogWriter{log: slog.New(slog.NewTextHandler(&buf, nil)), closing: &closing}
+	line := "[ERR] memberlist: Failed to send gossip to 127.0.0.38:51314: write udp 127.0.0.34:50180->127.0.0.38:51314: use of closed network connection"
+	fmt.Fprintln(w, line)
+	if !strings.Contains(buf.String(), "level=WARN") {
+		t.Errorf("while serving: %q; want a warning", buf.String())
+	}
+	buf.Reset()
+	closing.Store(true)
+	fmt.Fprintln(w, line)
+	if buf.Len() != 0 {
+		t.Errorf("while leaving: %q; want nothing at info level or above", buf.String())
 	}
 }
