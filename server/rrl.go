@@ -7,18 +7,26 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
 )
 
 // Response rate limiting (RRL), in the style of BIND and NSD, keeps
 // Meridian from being a useful reflector: an attacker who forges a
 // victim's address gets at most RRL.Rate answers of one class per second
 // per victim network, whatever it sends. Each client network (/24 for
-// IPv4, /56 for IPv6) has a token bucket per answer class:
+// IPv4, /56 for IPv6) has a token bucket per answer class, keyed so that
+// an attacker cannot make up new keys faster than the zones hold names:
 //
-//   - positive answers and NODATA: per query name and type;
-//   - NXDOMAIN and referrals: per zone, so random names do not each get a
-//     fresh budget;
+//   - positive answers: per owner name and the type of the RRset that
+//     answers (the first record of the answer section), so every type
+//     asked of a CNAME or DNAME shares one budget;
+//   - NODATA: per owner name, whatever the type asked;
+//   - NXDOMAIN and referrals: per zone, so random names share one budget;
 //   - errors (REFUSED, FORMERR, SERVFAIL, NOTIMP, ...): one per network.
+//
+// The owner name is the query name, except when a wildcard or a DNAME
+// answered for it: then it is the wildcard's owner ("*.example.org.") or
+// the DNAME's, so random labels below either share one budget.
 //
 // A bucket holds at most Rate tokens (one second's burst) and refills at
 // Rate per second; a response over budget still spends a token, down to a
@@ -48,8 +56,8 @@ const rrlSlots = 1 << 17
 type rrlClass uint8
 
 const (
-	rrlAnswer   rrlClass = iota + 1 // positive answer: per name and type
-	rrlNoData                       // empty NOERROR: per name and type
+	rrlAnswer   rrlClass = iota + 1 // positive answer: per owner and type
+	rrlNoData                       // empty NOERROR: per owner
 	rrlNXDomain                     // per zone
 	rrlReferral                     // per zone
 	rrlError                        // any other rcode: per network
@@ -58,8 +66,8 @@ const (
 // rrlKey is what a response is budgeted by, besides the client network.
 type rrlKey struct {
 	class rrlClass
-	name  string // lower-case owner or zone; "" for errors
-	qtype uint16 // answers and NODATA only
+	name  string // owner or zone, in any case; "" for errors
+	rtype uint16 // the answering RRset's type; positive answers only
 }
 
 // rrlDecision says what to do with a response.
@@ -180,21 +188,27 @@ func rrlHash(src netip.Addr, k *rrlKey) uint64 {
 		}
 		mix(c)
 	}
-	mix(byte(k.qtype >> 8))
-	mix(byte(k.qtype))
+	mix(byte(k.rtype >> 8))
+	mix(byte(k.rtype))
 	return h
 }
 
-// classify returns the budget a response draws from.
-func classify(rcode, answers int, referral bool, zone, qname string, qtype uint16) rrlKey {
+// classify returns the budget a response draws from. synth is the owner
+// of the wildcard or DNAME that answered for qname, "" when none (see
+// zones.Result.Synth); zone is the origin of the zone that answered.
+func classify(rcode int, answer []dns.RR, referral bool, zone, synth, qname string) rrlKey {
+	owner := qname
+	if synth != "" {
+		owner = synth
+	}
 	switch {
-	case rcode == 0 && referral:
+	case rcode == dns.RcodeSuccess && referral:
 		return rrlKey{class: rrlReferral, name: zone}
-	case rcode == 0 && answers > 0:
-		return rrlKey{class: rrlAnswer, name: qname, qtype: qtype}
-	case rcode == 0:
-		return rrlKey{class: rrlNoData, name: qname, qtype: qtype}
-	case rcode == 3: // NXDOMAIN
+	case rcode == dns.RcodeSuccess && len(answer) > 0:
+		return rrlKey{class: rrlAnswer, name: owner, rtype: answer[0].Header().Rrtype}
+	case rcode == dns.RcodeSuccess:
+		return rrlKey{class: rrlNoData, name: owner}
+	case rcode == dns.RcodeNameError:
 		return rrlKey{class: rrlNXDomain, name: zone}
 	}
 	return rrlKey{class: rrlError}
