@@ -36,11 +36,15 @@ import (
 // real resolver behind a forged flood retries over TCP, which cannot be
 // forged; the rest are dropped. Only UDP is limited.
 //
-// The buckets live in a fixed table indexed by a hash of (network, class,
-// name, type), updated with atomic compare-and-swap: no locks, no
-// allocation, bounded memory. Two keys that land in the same slot take it
-// from each other (the newcomer starts with a full bucket): under a flood
-// from very many networks some get fresh budgets early, never fewer.
+// The buckets live in a fixed table, updated with atomic compare-and-swap:
+// no locks, no allocation, bounded memory. A hash of (network, class,
+// name, type) names two slots where a key may live. A key uses the one it
+// holds; else it takes whichever is idle (its bucket full again, so
+// nothing is owed there), and when neither is, it spends from the fuller
+// of the two without taking it. So a key being limited keeps its slot and
+// its debt whatever collides with it: a newcomer can never reset a bucket,
+// only share one, and under a flood that keeps both its slots busy a key
+// may be limited sooner than its own budget says, never later.
 
 // RRL configures response rate limiting; the zero value turns it off.
 type RRL struct {
@@ -50,7 +54,10 @@ type RRL struct {
 	Exempt []netip.Prefix // networks never limited
 }
 
-const rrlSlots = 1 << 17
+const (
+	rrlBits  = 17
+	rrlSlots = 1 << rrlBits
+)
 
 // rrlClass is the kind of response budgeted separately.
 type rrlClass uint8
@@ -80,8 +87,8 @@ const (
 )
 
 type rrlSlot struct {
-	key   atomic.Uint64
-	state atomic.Uint64 // second (high 32 bits) and balance (low 32, signed)
+	key   atomic.Uint64 // the hash of the key that holds the slot
+	state atomic.Uint64 // second (high 32 bits) and balance (low 32, signed); 0: never used
 	slips atomic.Uint32
 }
 
@@ -125,36 +132,64 @@ func (t *rrlTable) check(src netip.Addr, k *rrlKey) rrlDecision {
 		}
 	}
 	h := rrlHash(src, k)
-	slot := &t.slots[h&(rrlSlots-1)]
-	now := uint32(time.Since(t.start) / time.Second)
-	rate := int64(t.conf.Rate)
-	floor := -int64(t.conf.Window/time.Second) * rate
-	if slot.key.Load() != h {
-		// A new key (or one that lost its slot): a full bucket, less this
-		// response.
-		slot.key.Store(h)
-		slot.state.Store(rrlState(now, rate-1))
-		slot.slips.Store(0)
-		return rrlSend
-	}
+	a, b := &t.slots[h&(rrlSlots-1)], &t.slots[(h>>rrlBits)&(rrlSlots-1)]
+	now := uint32(time.Since(t.start)/time.Second) + 1 // from 1: a zero state is a slot never used
+	slot := a
 	for range 8 {
-		old := slot.state.Load()
-		sec, bal := uint32(old>>32), int64(int32(uint32(old)))
-		if now > sec {
-			bal = min(rate, bal+int64(now-sec)*rate)
-		}
-		bal = max(floor, bal-1)
-		if slot.state.CompareAndSwap(old, rrlState(max(now, sec), bal)) {
-			if bal >= 0 {
-				return rrlSend
+		held := true
+		switch {
+		case a.key.Load() == h:
+			slot = a
+		case b.key.Load() == h:
+			slot = b
+		default:
+			// Not held: the fuller of the two, which is ours when idle.
+			held = false
+			slot = a
+			if t.level(b.state.Load(), now) > t.level(a.state.Load(), now) {
+				slot = b
 			}
-			break
 		}
+		old := slot.state.Load()
+		bal := t.level(old, now)
+		idle := bal == int64(t.conf.Rate)
+		bal = max(t.floor(), bal-1)
+		if !slot.state.CompareAndSwap(old, rrlState(max(now, uint32(old>>32)), bal)) {
+			continue
+		}
+		if !held && idle {
+			slot.key.Store(h)
+			slot.slips.Store(0)
+		}
+		if bal >= 0 {
+			return rrlSend
+		}
+		break
 	}
 	if s := t.conf.Slip; s > 0 && slot.slips.Add(1)%uint32(s) == 0 {
 		return rrlSlip
 	}
 	return rrlDrop
+}
+
+// level is the balance of the bucket in state at second now: what was
+// left, refilled at the rate for the seconds since, up to the rate. A
+// slot never used is full.
+func (t *rrlTable) level(state uint64, now uint32) int64 {
+	rate := int64(t.conf.Rate)
+	if state == 0 {
+		return rate
+	}
+	sec, bal := uint32(state>>32), int64(int32(uint32(state)))
+	if now > sec {
+		bal = min(rate, bal+int64(now-sec)*rate)
+	}
+	return bal
+}
+
+// floor is the deepest debt a bucket can run up: window × rate.
+func (t *rrlTable) floor() int64 {
+	return -int64(t.conf.Window/time.Second) * int64(t.conf.Rate)
 }
 
 func rrlState(sec uint32, bal int64) uint64 {

@@ -133,6 +133,73 @@ func TestRRLClassify(t *testing.T) {
 	}
 }
 
+// collidingKey returns an answer key for src, other than k, whose first
+// slot is slot.
+func collidingKey(t *testing.T, src netip.Addr, slot uint64) *rrlKey {
+	t.Helper()
+	for i := range 1 << 24 {
+		c := &rrlKey{class: rrlAnswer, name: fmt.Sprintf("c%d.example.org.", i), rtype: dns.TypeA}
+		if rrlHash(src, c)&(rrlSlots-1) == slot {
+			return c
+		}
+	}
+	t.Fatal("no colliding key found")
+	return nil
+}
+
+// TestRRLCollision checks that a key being limited keeps its slot and its
+// debt, whatever collides with it: a newcomer whose other slot is free
+// goes there with its own budget; one whose slots are both busy shares a
+// budget and is limited at once. Neither resets the limited bucket.
+func TestRRLCollision(t *testing.T) {
+	src := netip.MustParseAddr("198.51.100.7")
+	a := &rrlKey{class: rrlAnswer, name: "www.example.org.", rtype: dns.TypeA}
+	ha := rrlHash(src, a)
+	b := collidingKey(t, src, ha&(rrlSlots-1)) // shares a's slot, has another
+	c := collidingKey(t, src, (rrlHash(src, b)>>rrlBits)&(rrlSlots-1))
+	sent := func(tab *rrlTable, k *rrlKey, n int) int {
+		s := 0
+		for range n {
+			if tab.check(src, k) == rrlSend {
+				s++
+			}
+		}
+		return s
+	}
+
+	tab := newRRLTable(RRL{Rate: 5, Slip: 2, Window: 2 * time.Second})
+	if got := sent(tab, a, 20); got != 5 {
+		t.Fatalf("a: %d of 20 sent; want 5", got)
+	}
+	if got := sent(tab, b, 20); got != 5 {
+		t.Errorf("b, colliding with a limited key but with a free slot: %d of 20 sent; want its own 5", got)
+	}
+	if got := sent(tab, a, 5); got != 0 {
+		t.Errorf("a after b: %d of 5 sent; want 0 (b must not reset a's bucket)", got)
+	}
+
+	// Both of b's slots held by keys being limited: b shares.
+	tab = newRRLTable(RRL{Rate: 5, Slip: 2, Window: 2 * time.Second})
+	sent(tab, a, 20)
+	if got := sent(tab, c, 20); got != 5 {
+		t.Fatalf("c: %d of 20 sent; want 5", got)
+	}
+	for i := range 10 {
+		// Taking turns does not help either.
+		if tab.check(src, b) == rrlSend || tab.check(src, a) == rrlSend || tab.check(src, c) == rrlSend {
+			t.Fatalf("round %d: a key of a full pair of slots was answered", i)
+		}
+	}
+	// Once the debt is paid, every key is answered again, b in a slot of
+	// its own.
+	tab.elapse(2*time.Second + time.Second)
+	for _, k := range []*rrlKey{a, b, c} {
+		if got := sent(tab, k, 5); got != 5 {
+			t.Errorf("%s after the window: %d of 5 sent", k.name, got)
+		}
+	}
+}
+
 // TestRRLRandomNames floods the UDP answer path, fast and general, with
 // names and types made up to get a fresh budget each: random labels under
 // a wildcard, random types at a name, at a CNAME and under a DNAME. Each
