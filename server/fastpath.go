@@ -338,7 +338,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	}
 	info.zone, info.dynamic, info.decision = res.Zone, res.Dynamic, &res.Decision
 	s.account(&info)
-	w.rrl = classify(m.Rcode, len(m.Answer), false, zoneOrigin(res.Zone), lname, q.qtype)
+	w.rrl = classify(m.Rcode, m.Answer, false, zoneOrigin(res.Zone), res.Synth, lname)
 	return out, fastAnswer
 }
 

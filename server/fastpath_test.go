@@ -226,6 +226,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		if fm.String() != gm.String() {
 			t.Errorf("fast:\n%s\ngeneral:\n%s", fm, gm)
 		}
+		sameRRLKey(t, pkt, fw.rrl, gw.rrl)
 	}
 	t.Run("fast", func(t *testing.T) {
 		for _, pkt := range fastCorpus(t) {

@@ -24,6 +24,7 @@ type queryInfo struct {
 	qname     string       // as asked; "" when the query had no question
 	qtype     uint16
 	zone      *zones.Zone // the zone of the query name; nil outside every zone
+	synth     string      // the wildcard or DNAME that answered for it (zones.Result.Synth)
 	rcode     int         // the response's full rcode (BADVERS included)
 	tcp       bool
 	truncated bool

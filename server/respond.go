@@ -83,6 +83,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 		c := pools.NewClient(client, s.geo.Load())
 		res := s.zones.Current().LookupFor(q.Name, q.Qtype, zones.Query{Client: &c, Health: s.healthSource()})
 		qi.zone, qi.dynamic, qi.decision = res.Zone, res.Dynamic, &res.Decision
+		qi.synth = res.Synth
 		fill(m, res)
 		if ecs != nil {
 			echoSubnet(ropt, ecs, res)

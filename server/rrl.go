@@ -7,18 +7,26 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/zones"
+	"github.com/miekg/dns"
 )
 
 // Response rate limiting (RRL), in the style of BIND and NSD, keeps
 // Meridian from being a useful reflector: an attacker who forges a
 // victim's address gets at most RRL.Rate answers of one class per second
 // per victim network, whatever it sends. Each client network (/24 for
-// IPv4, /56 for IPv6) has a token bucket per answer class:
+// IPv4, /56 for IPv6) has a token bucket per answer class, keyed so that
+// an attacker cannot make up new keys faster than the zones hold names:
 //
-//   - positive answers and NODATA: per query name and type;
-//   - NXDOMAIN and referrals: per zone, so random names do not each get a
-//     fresh budget;
+//   - positive answers: per owner name and the type of the RRset that
+//     answers (the first record of the answer section), so every type
+//     asked of a CNAME or DNAME shares one budget;
+//   - NODATA: per owner name, whatever the type asked;
+//   - NXDOMAIN and referrals: per zone, so random names share one budget;
 //   - errors (REFUSED, FORMERR, SERVFAIL, NOTIMP, ...): one per network.
+//
+// The owner name is the query name, except when a wildcard or a DNAME
+// answered for it: then it is the wildcard's owner ("*.example.org.") or
+// the DNAME's, so random labels below either share one budget.
 //
 // A bucket holds at most Rate tokens (one second's burst) and refills at
 // Rate per second; a response over budget still spends a token, down to a
@@ -28,11 +36,15 @@ import (
 // real resolver behind a forged flood retries over TCP, which cannot be
 // forged; the rest are dropped. Only UDP is limited.
 //
-// The buckets live in a fixed table indexed by a hash of (network, class,
-// name, type), updated with atomic compare-and-swap: no locks, no
-// allocation, bounded memory. Two keys that land in the same slot take it
-// from each other (the newcomer starts with a full bucket): under a flood
-// from very many networks some get fresh budgets early, never fewer.
+// The buckets live in a fixed table, updated with atomic compare-and-swap:
+// no locks, no allocation, bounded memory. A hash of (network, class,
+// name, type) names two slots where a key may live. A key uses the one it
+// holds; else it takes whichever is idle (its bucket full again, so
+// nothing is owed there), and when neither is, it spends from the fuller
+// of the two without taking it. So a key being limited keeps its slot and
+// its debt whatever collides with it: a newcomer can never reset a bucket,
+// only share one, and under a flood that keeps both its slots busy a key
+// may be limited sooner than its own budget says, never later.
 
 // RRL configures response rate limiting; the zero value turns it off.
 type RRL struct {
@@ -42,14 +54,17 @@ type RRL struct {
 	Exempt []netip.Prefix // networks never limited
 }
 
-const rrlSlots = 1 << 17
+const (
+	rrlBits  = 17
+	rrlSlots = 1 << rrlBits
+)
 
 // rrlClass is the kind of response budgeted separately.
 type rrlClass uint8
 
 const (
-	rrlAnswer   rrlClass = iota + 1 // positive answer: per name and type
-	rrlNoData                       // empty NOERROR: per name and type
+	rrlAnswer   rrlClass = iota + 1 // positive answer: per owner and type
+	rrlNoData                       // empty NOERROR: per owner
 	rrlNXDomain                     // per zone
 	rrlReferral                     // per zone
 	rrlError                        // any other rcode: per network
@@ -58,8 +73,8 @@ const (
 // rrlKey is what a response is budgeted by, besides the client network.
 type rrlKey struct {
 	class rrlClass
-	name  string // lower-case owner or zone; "" for errors
-	qtype uint16 // answers and NODATA only
+	name  string // owner or zone, in any case; "" for errors
+	rtype uint16 // the answering RRset's type; positive answers only
 }
 
 // rrlDecision says what to do with a response.
@@ -72,8 +87,8 @@ const (
 )
 
 type rrlSlot struct {
-	key   atomic.Uint64
-	state atomic.Uint64 // second (high 32 bits) and balance (low 32, signed)
+	key   atomic.Uint64 // the hash of the key that holds the slot
+	state atomic.Uint64 // second (high 32 bits) and balance (low 32, signed); 0: never used
 	slips atomic.Uint32
 }
 
@@ -117,36 +132,64 @@ func (t *rrlTable) check(src netip.Addr, k *rrlKey) rrlDecision {
 		}
 	}
 	h := rrlHash(src, k)
-	slot := &t.slots[h&(rrlSlots-1)]
-	now := uint32(time.Since(t.start) / time.Second)
-	rate := int64(t.conf.Rate)
-	floor := -int64(t.conf.Window/time.Second) * rate
-	if slot.key.Load() != h {
-		// A new key (or one that lost its slot): a full bucket, less this
-		// response.
-		slot.key.Store(h)
-		slot.state.Store(rrlState(now, rate-1))
-		slot.slips.Store(0)
-		return rrlSend
-	}
+	a, b := &t.slots[h&(rrlSlots-1)], &t.slots[(h>>rrlBits)&(rrlSlots-1)]
+	now := uint32(time.Since(t.start)/time.Second) + 1 // from 1: a zero state is a slot never used
+	slot := a
 	for range 8 {
-		old := slot.state.Load()
-		sec, bal := uint32(old>>32), int64(int32(uint32(old)))
-		if now > sec {
-			bal = min(rate, bal+int64(now-sec)*rate)
-		}
-		bal = max(floor, bal-1)
-		if slot.state.CompareAndSwap(old, rrlState(max(now, sec), bal)) {
-			if bal >= 0 {
-				return rrlSend
+		held := true
+		switch {
+		case a.key.Load() == h:
+			slot = a
+		case b.key.Load() == h:
+			slot = b
+		default:
+			// Not held: the fuller of the two, which is ours when idle.
+			held = false
+			slot = a
+			if t.level(b.state.Load(), now) > t.level(a.state.Load(), now) {
+				slot = b
 			}
-			break
 		}
+		old := slot.state.Load()
+		bal := t.level(old, now)
+		idle := bal == int64(t.conf.Rate)
+		bal = max(t.floor(), bal-1)
+		if !slot.state.CompareAndSwap(old, rrlState(max(now, uint32(old>>32)), bal)) {
+			continue
+		}
+		if !held && idle {
+			slot.key.Store(h)
+			slot.slips.Store(0)
+		}
+		if bal >= 0 {
+			return rrlSend
+		}
+		break
 	}
 	if s := t.conf.Slip; s > 0 && slot.slips.Add(1)%uint32(s) == 0 {
 		return rrlSlip
 	}
 	return rrlDrop
+}
+
+// level is the balance of the bucket in state at second now: what was
+// left, refilled at the rate for the seconds since, up to the rate. A
+// slot never used is full.
+func (t *rrlTable) level(state uint64, now uint32) int64 {
+	rate := int64(t.conf.Rate)
+	if state == 0 {
+		return rate
+	}
+	sec, bal := uint32(state>>32), int64(int32(uint32(state)))
+	if now > sec {
+		bal = min(rate, bal+int64(now-sec)*rate)
+	}
+	return bal
+}
+
+// floor is the deepest debt a bucket can run up: window × rate.
+func (t *rrlTable) floor() int64 {
+	return -int64(t.conf.Window/time.Second) * int64(t.conf.Rate)
 }
 
 func rrlState(sec uint32, bal int64) uint64 {
@@ -180,21 +223,27 @@ func rrlHash(src netip.Addr, k *rrlKey) uint64 {
 		}
 		mix(c)
 	}
-	mix(byte(k.qtype >> 8))
-	mix(byte(k.qtype))
+	mix(byte(k.rtype >> 8))
+	mix(byte(k.rtype))
 	return h
 }
 
-// classify returns the budget a response draws from.
-func classify(rcode, answers int, referral bool, zone, qname string, qtype uint16) rrlKey {
+// classify returns the budget a response draws from. synth is the owner
+// of the wildcard or DNAME that answered for qname, "" when none (see
+// zones.Result.Synth); zone is the origin of the zone that answered.
+func classify(rcode int, answer []dns.RR, referral bool, zone, synth, qname string) rrlKey {
+	owner := qname
+	if synth != "" {
+		owner = synth
+	}
 	switch {
-	case rcode == 0 && referral:
+	case rcode == dns.RcodeSuccess && referral:
 		return rrlKey{class: rrlReferral, name: zone}
-	case rcode == 0 && answers > 0:
-		return rrlKey{class: rrlAnswer, name: qname, qtype: qtype}
-	case rcode == 0:
-		return rrlKey{class: rrlNoData, name: qname, qtype: qtype}
-	case rcode == 3: // NXDOMAIN
+	case rcode == dns.RcodeSuccess && len(answer) > 0:
+		return rrlKey{class: rrlAnswer, name: owner, rtype: answer[0].Header().Rrtype}
+	case rcode == dns.RcodeSuccess:
+		return rrlKey{class: rrlNoData, name: owner}
+	case rcode == dns.RcodeNameError:
 		return rrlKey{class: rrlNXDomain, name: zone}
 	}
 	return rrlKey{class: rrlError}

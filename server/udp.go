@@ -136,7 +136,7 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 				return nil
 			}
 			referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
-			w.rrl = classify(m.Rcode, len(m.Answer), referral, zoneOrigin(qi.zone), qi.qname, qi.qtype)
+			w.rrl = classify(m.Rcode, m.Answer, referral, zoneOrigin(qi.zone), qi.synth, qi.qname)
 			return w.pack(m)
 		}
 	default:

@@ -47,6 +47,9 @@ func querySeeds(t testing.TB) [][]byte {
 			}),
 		query("big.example.org.", dns.TypeTXT, withEDNS(4096)),
 		query("example.org.", dns.TypeANY, withEDNS(512)),
+		query("Rand0m.wild.example.org.", dns.TypeA, withEDNS(1232)),
+		query("x.y.wild.example.org.", 4242),
+		query("alias.example.org.", 4242, withEDNS(1232)),
 	} {
 		seeds = append(seeds, pack(t, m))
 	}
@@ -61,7 +64,8 @@ func querySeeds(t testing.TB) [][]byte {
 // FuzzQuery feeds arbitrary packets to the whole UDP answer path, fast
 // path and general path together. Whatever comes in, the server either
 // sends nothing or a well-formed response to it, never a panic; and the
-// fast path answers exactly as the general path would.
+// fast path answers exactly as the general path would, drawing on the same
+// rate-limiting budget.
 func FuzzQuery(f *testing.F) {
 	for _, pkt := range querySeeds(f) {
 		f.Add(pkt)
@@ -72,7 +76,11 @@ func FuzzQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		out := fw.answer(pkt, src)
 		checkResponse(t, s.opts.Load(), pkt, out)
-		sameResponse(t, pkt, out, gw.slow(pkt, src))
+		general := gw.slow(pkt, src)
+		sameResponse(t, pkt, out, general)
+		if out != nil {
+			sameRRLKey(t, pkt, fw.rrl, gw.rrl)
+		}
 	})
 }
 

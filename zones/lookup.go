@@ -48,6 +48,12 @@ type Result struct {
 	Decision pools.Decision
 	Scope    int
 
+	// Synth is the owner (lower case) of the wildcard or DNAME that stood
+	// in for the query name, "" when the name was found as itself. Names
+	// below a wildcard or DNAME are as many as anyone cares to make up;
+	// this one is a name of the zone, which rate limiting keys on.
+	Synth string
+
 	// Packed is the sections in wire form, for the UDP fast path.
 	Packed Packed
 }
@@ -92,6 +98,7 @@ type step struct {
 	ns     []dns.RR
 	extra  []dns.RR
 	next   string // CNAME target to chase; "" when done
+	synth  string // owner of the wildcard or DNAME used; "" when none
 	packed Packed
 }
 
@@ -144,6 +151,7 @@ func (s *Set) lookup(qname, lname string, qtype uint16, c *pools.Client, tr *poo
 		st = z.lookup(qname, lname, qtype, &q, h)
 	}
 	res.Kind, res.Zone, res.Answer, res.Ns, res.Extra = st.kind, z, st.answer, st.ns, st.extra
+	res.Synth = st.synth // the query name's own step; later hops are names we hold
 	if st.next == "" {
 		res.Packed = st.packed
 		return
@@ -334,7 +342,9 @@ func (z *Zone) rrsFor(n *node, s *rrset, q *Query, h pools.Health) ([]dns.RR, []
 // wildcard synthesis when ce has a "*" child, else NXDOMAIN.
 func (z *Zone) noSuchName(ce *node, qname string, qtype uint16, q *Query, h pools.Health) step {
 	if ce.wild != nil {
-		return z.answerFrom(ce.wild, qname, qtype, true, q, h)
+		st := z.answerFrom(ce.wild, qname, qtype, true, q, h)
+		st.synth = ce.wild.name
+		return st
 	}
 	return z.negative(NameError)
 }
@@ -353,13 +363,13 @@ func (z *Zone) dnameStep(n *node, qname string, qtype uint16) step {
 	prefix := qname[:len(qname)-len(n.name)]
 	target := prefix + d.Target
 	if len(target) > 254 { // 255 octets on the wire
-		return step{kind: YXDomain, answer: []dns.RR{d}}
+		return step{kind: YXDomain, answer: []dns.RR{d}, synth: n.name}
 	}
 	cname := &dns.CNAME{
 		Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl},
 		Target: target,
 	}
-	st := step{kind: Success, answer: []dns.RR{d, cname}, next: target}
+	st := step{kind: Success, answer: []dns.RR{d, cname}, next: target, synth: n.name}
 	if qtype == dns.TypeCNAME {
 		st.next = ""
 	}

@@ -123,6 +123,7 @@ func TestLookup(t *testing.T) {
 		answer []string
 		ns     []string
 		extra  []string
+		synth  string
 	}{
 		{name: "apex A", qname: "example.org.", qtype: dns.TypeA, kind: Success,
 			answer: []string{"example.org. 300 IN A 192.0.2.1"}},
@@ -161,14 +162,16 @@ func TestLookup(t *testing.T) {
 		{name: "empty non-terminal is NODATA", qname: "b.c.example.org.", qtype: dns.TypeA, kind: NoData, ns: []string{soaNeg}},
 		{name: "below an ENT without wildcard", qname: "z.b.c.example.org.", qtype: dns.TypeA, kind: NameError, ns: []string{soaNeg}},
 		{name: "wildcard synthesis keeps query case", qname: "X.wild.example.org.", qtype: dns.TypeA, kind: Success,
-			answer: []string{"X.wild.example.org. 300 IN A 192.0.2.77"}},
+			answer: []string{"X.wild.example.org. 300 IN A 192.0.2.77"}, synth: "*.wild.example.org."},
 		{name: "wildcard several labels deep", qname: "a.b.wild.example.org.", qtype: dns.TypeTXT, kind: Success,
-			answer: []string{`a.b.wild.example.org. 300 IN TXT "wild"`}},
-		{name: "wildcard NODATA", qname: "x.wild.example.org.", qtype: dns.TypeAAAA, kind: NoData, ns: []string{soaNeg}},
+			answer: []string{`a.b.wild.example.org. 300 IN TXT "wild"`}, synth: "*.wild.example.org."},
+		{name: "wildcard NODATA", qname: "x.wild.example.org.", qtype: dns.TypeAAAA, kind: NoData, ns: []string{soaNeg},
+			synth: "*.wild.example.org."},
 		{name: "existing name blocks wildcard", qname: "sub.wild.example.org.", qtype: dns.TypeTXT, kind: NoData, ns: []string{soaNeg}},
 		{name: "below existing name no wildcard", qname: "q.sub.wild.example.org.", qtype: dns.TypeA, kind: NameError, ns: []string{soaNeg}},
 		{name: "wildcard CNAME followed", qname: "y.cnw.example.org.", qtype: dns.TypeA, kind: Success,
-			answer: []string{"y.cnw.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"}},
+			answer: []string{"y.cnw.example.org. 300 IN CNAME web.example.org.", "web.example.org. 300 IN A 192.0.2.80"},
+			synth:  "*.cnw.example.org."},
 		{name: "literal wildcard name", qname: "*.wild.example.org.", qtype: dns.TypeA, kind: Success,
 			answer: []string{"*.wild.example.org. 300 IN A 192.0.2.77"}},
 		{name: "referral at cut", qname: "deleg.example.org.", qtype: dns.TypeA, kind: Delegation,
@@ -199,13 +202,16 @@ func TestLookup(t *testing.T) {
 		{name: "ANY at ENT is NODATA", qname: "c.example.org.", qtype: dns.TypeANY, kind: NoData, ns: []string{soaNeg}},
 		{name: "DNAME synthesis followed in zone", qname: "x.dn2.example.org.", qtype: dns.TypeA, kind: Success,
 			answer: []string{"dn2.example.org. 300 IN DNAME target.example.org.",
-				"x.dn2.example.org. 300 IN CNAME x.target.example.org.", "x.target.example.org. 300 IN A 192.0.2.5"}},
+				"x.dn2.example.org. 300 IN CNAME x.target.example.org.", "x.target.example.org. 300 IN A 192.0.2.5"},
+			synth: "dn2.example.org."},
 		{name: "DNAME to outside", qname: "A.b.dn.example.org.", qtype: dns.TypeA, kind: Success,
-			answer: []string{"dn.example.org. 300 IN DNAME example.net.", "A.b.dn.example.org. 300 IN CNAME A.b.example.net."}},
+			answer: []string{"dn.example.org. 300 IN DNAME example.net.", "A.b.dn.example.org. 300 IN CNAME A.b.example.net."},
+			synth:  "dn.example.org."},
 		{name: "DNAME owner itself", qname: "dn.example.org.", qtype: dns.TypeDNAME, kind: Success,
 			answer: []string{"dn.example.org. 300 IN DNAME example.net."}},
 		{name: "DNAME overflow is YXDOMAIN", qname: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaa.long.example.org.", qtype: dns.TypeA, kind: YXDomain,
-			answer: []string{"long.example.org. 300 IN DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example."}},
+			answer: []string{"long.example.org. 300 IN DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example."},
+			synth:  "long.example.org."},
 		{name: "CNAME to other zone NXDOMAIN", qname: "gone.other.test.", qtype: dns.TypeA, kind: NameError,
 			answer: []string{"gone.other.test. 600 IN CNAME missing.other.test."}, ns: []string{otherNeg}},
 	}
@@ -217,6 +223,9 @@ func TestLookup(t *testing.T) {
 			}
 			if tt.zone != "" && (res.Zone == nil || res.Zone.Origin != tt.zone) {
 				t.Errorf("zone: got %v; want %s", res.Zone, tt.zone)
+			}
+			if res.Synth != tt.synth {
+				t.Errorf("synthesised from %q; want %q", res.Synth, tt.synth)
 			}
 			for _, sec := range []struct {
 				name      string

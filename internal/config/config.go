@@ -76,9 +76,10 @@ type DNS struct {
 
 // RRL is response rate limiting over UDP, in the style of BIND and NSD:
 // each client network (/24 for IPv4, /56 for IPv6) gets
-// responses_per_second answers of one class (the same name and type; one
-// zone's NXDOMAINs; errors; referrals) per second, with the same budget as
-// burst. Over it, every slip-th response is sent truncated and empty, so a
+// responses_per_second answers of one class (positive answers of one name
+// and type; NODATA of one name; one zone's NXDOMAINs; one zone's
+// referrals; errors; a wildcard or DNAME counts as one name for all the
+// names below it) per second, with the same budget as burst. Over it, every slip-th response is sent truncated and empty, so a
 // real client retries over TCP, and the others are dropped.
 type RRL struct {
 	// ResponsesPerSecond is the budget of one client network and answer
