@@ -144,6 +144,8 @@ type metrics struct {
 	tcpRefused atomic.Uint64 // TCP connections closed at accept (client at its limit, or no idle one to replace)
 	tcpEvicted atomic.Uint64 // idle TCP connections closed to make room for a new one
 	tcpSlow    atomic.Uint64 // TCP connections closed because the client did not read a response in time
+
+	panics [nTransports]atomic.Uint64 // panics contained while answering a query (panics.go)
 }
 
 func (m *metrics) init(current func() *zones.Set) {

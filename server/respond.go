@@ -32,6 +32,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	}
 	m.SetReply(req)
 	qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
+	s.testPanic(qi.qname)
 	o := s.opts.Load()
 
 	opt, ok := requestOPT(req)

@@ -85,6 +85,9 @@ type Server struct {
 	xfr     transfers                    // zone transfer settings and counts (transfer.go)
 	metrics metrics
 
+	panicName string   // the test hook's poison name (panics.go); "" when off
+	panicLog  panicLog // bounds the log lines of contained panics
+
 	mu      sync.Mutex // guards udp, servers and addrs
 	udp     []*udpListener
 	servers []*dns.Server // TCP
@@ -96,9 +99,13 @@ type Server struct {
 
 // New returns a server that is not yet listening.
 func New(o Options, src ZoneSource, log *slog.Logger) *Server {
-	s := &Server{log: log, zones: src}
+	s := &Server{log: log, zones: src, panicName: testPanicName()}
 	s.SetOptions(o)
 	s.metrics.init(src.Current)
+	if s.panicName != "" {
+		log.Warn("test hook armed: every query for this name panics; never set "+panicNameEnv+" in production",
+			"name", s.panicName)
+	}
 	return s
 }
 
@@ -153,13 +160,14 @@ func (s *Server) Start() error {
 			maxQueries = -1 // miekg/dns: no limit
 		}
 		tcp := &dns.Server{
-			Listener:      &limitListener{Listener: tl, l: s.tcpLimits},
-			Handler:       dns.HandlerFunc(s.serveTCP), // transfers and TSIG, then ServeDNS
-			TsigProvider:  tsigKeys{s},
-			MsgAcceptFunc: accept,
-			ReadTimeout:   o.TCPReadTimeout,
-			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
-			MaxTCPQueries: maxQueries,
+			Listener:       &limitListener{Listener: tl, l: s.tcpLimits},
+			Handler:        dns.HandlerFunc(s.serveTCPContained), // transfers, then ServeDNS
+			DecorateReader: func(r dns.Reader) dns.Reader { return tcpReader{r} },
+			TsigProvider:   tsigKeys{s},
+			MsgAcceptFunc:  accept,
+			ReadTimeout:    o.TCPReadTimeout,
+			IdleTimeout:    func() time.Duration { return s.opts.Load().TCPIdleTimeout },
+			MaxTCPQueries:  maxQueries,
 		}
 		started := make(chan struct{})
 		tcp.NotifyStartedFunc = func() { close(started) }

@@ -72,17 +72,38 @@ func (l *udpListener) start() {
 // serveSimple reads and answers queries on c, one system call per packet
 // each way, until c is closed.
 func (l *udpListener) serveSimple(c *net.UDPConn) {
-	w := newWorker(l.s)
 	buf := make([]byte, dns.MaxMsgSize)
+	for !l.serveLoop(c, buf) {
+	}
+}
+
+// serveLoop is serveSimple's loop: it returns true when c is closed, and
+// false after containing a panic (see panics.go), having answered the
+// query at fault SERVFAIL; serveSimple then starts it again with a new
+// worker.
+func (l *udpListener) serveLoop(c *net.UDPConn, buf []byte) (closed bool) {
+	w := newWorker(l.s)
+	var pkt []byte // the query being answered; nil between queries
+	var from netip.AddrPort
+	defer func() {
+		if p := recover(); p != nil {
+			l.s.panicked(p, pkt, from.Addr().Unmap(), false)
+			if out := servfail(nil, pkt); out != nil {
+				c.WriteToUDPAddrPort(out, from)
+			}
+		}
+	}()
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		pkt = nil
+		n, src, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return true
 			}
 			continue // e.g. ICMP errors reported on the socket
 		}
-		out := w.answer(buf[:n], from.Addr().Unmap())
+		pkt, from = buf[:n], src
+		out := w.answer(pkt, from.Addr().Unmap())
 		if out == nil {
 			continue
 		}
