@@ -25,6 +25,7 @@ type queryInfo struct {
 	zone      *zones.Zone // the zone of the query name; nil outside every zone
 	rcode     int         // the response's full rcode (BADVERS included)
 	tcp       bool
+	reserve   int // bytes a UDP answer leaves free for a TSIG record added after respond
 	truncated bool
 	dynamic   bool            // a dynamic record chose (part of) the answer
 	decision  *pools.Decision // the first choice, when dynamic; valid until the query is accounted

@@ -90,7 +90,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	}
 
 	if !tcp {
-		truncate(m, udpLimit(o, opt))
+		truncate(m, udpLimit(o, opt)-qi.reserve)
 	}
 	return m
 }
@@ -174,8 +174,8 @@ func truncate(m *dns.Msg, limit int) {
 	}
 	na, nn := len(m.Answer), len(m.Ns)
 	referral := !m.Authoritative && nn > 0 && len(m.Answer) == 0
-	m.Truncate(limit)
-	if len(m.Answer) == na && len(m.Ns) == nn && !referral {
+	m.Truncate(limit) // which takes a limit under 512 for 512
+	if len(m.Answer) == na && len(m.Ns) == nn && !referral && m.Len() <= limit {
 		m.Truncated = false
 		return
 	}

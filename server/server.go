@@ -163,7 +163,7 @@ func (s *Server) Start() error {
 			Listener:       &limitListener{Listener: tl, l: s.tcpLimits},
 			Handler:        dns.HandlerFunc(s.serveTCPContained), // transfers, then ServeDNS
 			DecorateReader: func(r dns.Reader) dns.Reader { return tcpReader{r} },
-			TsigProvider:   tsigKeys{s},
+			TsigProvider:   tsigKeys{s: s, tcp: true},
 			MsgAcceptFunc:  accept,
 			ReadTimeout:    o.TCPReadTimeout,
 			IdleTimeout:    func() time.Duration { return s.opts.Load().TCPIdleTimeout },
@@ -260,8 +260,12 @@ func accept(h dns.Header) dns.MsgAcceptAction {
 }
 
 // ServeDNS answers one query; it is the miekg/dns handler for both
-// transports.
+// transports. A signed query gets a signed answer (tsig.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if req.IsTsig() != nil {
+		s.serveSigned(w, req)
+		return
+	}
 	var src netip.Addr
 	tcp := false
 	switch a := w.RemoteAddr().(type) {

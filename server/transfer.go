@@ -84,15 +84,10 @@ func (o *TransferOptions) allows(client netip.Addr) bool {
 }
 
 // serveTCP is the handler of the TCP listeners. Transfers need the
-// connection to send many messages, and signed queries a signed answer;
-// everything else is ServeDNS.
+// connection to send many messages; everything else is ServeDNS.
 func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
 	if isTransfer(req) {
 		s.serveTransfer(w, req)
-		return
-	}
-	if req.IsTsig() != nil {
-		s.serveSigned(w, req)
 		return
 	}
 	s.ServeDNS(w, req)

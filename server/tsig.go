@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -19,39 +21,94 @@ import (
 // their SOA checks.
 
 // serveSigned answers a TSIG-signed query that is not a transfer (a
-// secondary's SOA check, say): a TSIG error, or the usual answer signed.
+// secondary's SOA check, say), over either transport, through a miekg/dns
+// writer, which checked the TSIG and signs what it writes.
 func (s *Server) serveSigned(w dns.ResponseWriter, req *dns.Msg) {
-	client := clientOf(w.RemoteAddr())
-	if err := w.TsigStatus(); err != nil {
-		qi := queryInfo{client: client, tcp: true}
-		if len(req.Question) == 1 {
-			qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
-		}
-		s.writeTSIGError(w, req, err, &qi)
-		return
-	}
-	m := s.Respond(req, client, true)
+	qi := queryInfo{client: clientOf(w.RemoteAddr())}
+	_, qi.tcp = w.RemoteAddr().(*net.TCPAddr)
+	m := s.respondSigned(req, w.TsigStatus(), &qi)
 	if m == nil {
 		return
 	}
-	sign(m, req)
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
 	}
 }
 
-// sign asks the connection to sign m with the key that signed req (the
-// miekg/dns writer computes the MAC).
+// signed is serveSigned for the general UDP path: it checks the TSIG of
+// req (pkt on the wire) from src, responds and signs, as a miekg/dns
+// server with our handler does (udp_miekg_test.go checks that it does).
+func (w *worker) signed(pkt []byte, req *dns.Msg, src netip.Addr) []byte {
+	keys := tsigKeys{s: w.s}
+	// The check rewrites the ID and ARCOUNT of the packet it is given.
+	status := dns.TsigVerifyWithProvider(append([]byte(nil), pkt...), keys, "", false)
+	qi := queryInfo{client: src}
+	m := w.s.respondSigned(req, status, &qi)
+	if m == nil {
+		return nil
+	}
+	w.classifyAnswer(m, &qi)
+	out, _, err := dns.TsigGenerateWithProvider(m, keys, req.IsTsig().MAC, false)
+	if err != nil {
+		w.s.log.Debug("sign response", "client", src.String(), "err", err)
+		return nil
+	}
+	return out
+}
+
+// respondSigned builds the response to the signed request req whose TSIG
+// check gave status (nil: it verified), with our TSIG record last for the
+// writer to sign: NOTAUTH with the TSIG error (RFC 8945 5.2), or the usual
+// answer. Over UDP the answer leaves room for that record: one that does
+// not fit is truncated, and the truncated answer signed (RFC 8945 5.3).
+func (s *Server) respondSigned(req *dns.Msg, status error, qi *queryInfo) *dns.Msg {
+	if status != nil {
+		if len(req.Question) == 1 {
+			qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
+		}
+		return s.tsigError(req, status, qi)
+	}
+	if !qi.tcp {
+		qi.reserve = tsigLen(req.IsTsig())
+	}
+	m := s.respondCounted(req, qi)
+	if m != nil {
+		sign(m, req)
+	}
+	return m
+}
+
+// tsigLen is the length of the TSIG record that signs the answer to a
+// request signed with t: the same key and algorithm, so a MAC as long as
+// t's once t verified, and no error or other data.
+func tsigLen(t *dns.TSIG) int {
+	r := *t
+	r.Error, r.OtherLen, r.OtherData = 0, 0, ""
+	return dns.Len(&r)
+}
+
+// sign adds to m the TSIG record of the key that signed req, for the
+// writer to compute the MAC.
 func sign(m, req *dns.Msg) {
 	if t := req.IsTsig(); t != nil {
 		m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
 	}
 }
 
-// writeTSIGError answers a request whose TSIG did not verify (RFC 8945
-// 5.2): NOTAUTH and the TSIG error, unsigned for BADKEY and BADSIG, signed
-// with the server's time for BADTIME.
+// writeTSIGError answers a request whose TSIG did not verify (see
+// tsigError).
 func (s *Server) writeTSIGError(w dns.ResponseWriter, req *dns.Msg, err error, qi *queryInfo) {
+	m := s.tsigError(req, err, qi)
+	if err := w.WriteMsg(m); err != nil {
+		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
+	}
+}
+
+// tsigError builds, and counts, the answer to a request whose TSIG did not
+// verify (RFC 8945 5.2): NOTAUTH and the TSIG error, which the writer
+// leaves unsigned for BADKEY and BADSIG and signs, with the server's time
+// in it, for BADTIME.
+func (s *Server) tsigError(req *dns.Msg, err error, qi *queryInfo) *dns.Msg {
 	t := req.IsTsig()
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeNotAuth)
@@ -71,14 +128,15 @@ func (s *Server) writeTSIGError(w dns.ResponseWriter, req *dns.Msg, err error, q
 	}
 	qi.rcode = m.Rcode
 	s.account(qi)
-	if err := w.WriteMsg(m); err != nil {
-		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
-	}
+	return m
 }
 
-// tsigKeys is the TSIG provider of the TCP listeners: it knows the one
-// key of the transfer settings in force.
-type tsigKeys struct{ s *Server }
+// tsigKeys is the TSIG provider of both transports: it knows the one key
+// of the transfer settings in force.
+type tsigKeys struct {
+	s   *Server
+	tcp bool // the provider of the TCP listeners
+}
 
 // key returns the configured key when t names it, else dns.ErrSecret
 // (which the server answers with BADKEY).
@@ -99,7 +157,15 @@ func (k tsigKeys) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
 	return tsigMAC(key, msg)
 }
 
-func (k tsigKeys) Verify(msg []byte, t *dns.TSIG) error {
+func (k tsigKeys) Verify(msg []byte, t *dns.TSIG) (err error) {
+	// On TCP, miekg/dns checks the TSIG before calling the handler, out of
+	// reach of its recover (panics.go).
+	defer func() {
+		if p := recover(); p != nil {
+			k.s.panicked(p, nil, netip.Addr{}, k.tcp)
+			err = dns.ErrSig
+		}
+	}()
 	key, err := k.key(t)
 	if err != nil {
 		return err

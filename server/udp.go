@@ -133,9 +133,10 @@ func (l *udpListener) shutdown(ctx context.Context) error {
 }
 
 // slow answers pkt the general way, exactly as a miekg/dns server with
-// our accept function and handler would: unpack, Respond, pack. Queries it
-// rejects before the handler (see accept) get FORMERR or NOTIMP with the
-// header echoed and no sections, and are not counted.
+// our accept function, TSIG provider and handler would: unpack, check the
+// TSIG of a signed query, Respond, pack (and sign). Queries it rejects
+// before the handler (see accept) get FORMERR or NOTIMP with the header
+// echoed and no sections, and are not counted.
 func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	if len(pkt) < 12 {
 		return nil
@@ -151,13 +152,15 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 		return nil
 	case dns.MsgAccept:
 		if err := req.Unpack(pkt); err == nil {
+			if req.IsTsig() != nil {
+				return w.signed(pkt, req, src)
+			}
 			qi := queryInfo{client: src}
 			m := w.s.respondCounted(req, &qi)
 			if m == nil {
 				return nil
 			}
-			referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
-			w.rrl = classify(m.Rcode, len(m.Answer), referral, zoneOrigin(qi.zone), qi.qname, qi.qtype)
+			w.classifyAnswer(m, &qi)
 			return w.pack(m)
 		}
 	default:
@@ -175,6 +178,13 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	}
 	req.Ns, req.Answer, req.Extra = nil, nil, nil
 	return w.pack(req)
+}
+
+// classifyAnswer notes the rate-limiting class of the answer m to the
+// query qi describes.
+func (w *worker) classifyAnswer(m *dns.Msg, qi *queryInfo) {
+	referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
+	w.rrl = classify(m.Rcode, len(m.Answer), referral, zoneOrigin(qi.zone), qi.qname, qi.qtype)
 }
 
 func (w *worker) pack(m *dns.Msg) []byte {
