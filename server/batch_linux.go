@@ -26,9 +26,10 @@ import (
 
 const (
 	batchSize = 32
-	// batchBuf bounds a query and, for the batched send, a response; a
+	// batchBuf bounds a query (a longer one is cut short there, and
+	// answered as oversize) and, for the batched send, a response; a
 	// longer response is sent on its own.
-	batchBuf = 4096
+	batchBuf = maxUDPQuery
 )
 
 // batch is the memory of one socket's recvmmsg and sendmmsg calls, reused
@@ -80,12 +81,14 @@ func (l *udpListener) serveBatches(c *net.UDPConn, rc syscall.RawConn, b *batch)
 			i := b.next
 			b.next++
 			h := &b.in[i]
-			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
-				continue // longer than any query we answer
-			}
 			b.cur = i
 			from := sockaddrPort(&b.name[i])
-			out := w.answer(b.buf[i][:h.Len], from.Addr().Unmap())
+			var out []byte
+			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+				out = w.oversize(b.buf[i][:h.Len], from.Addr().Unmap())
+			} else {
+				out = w.answer(b.buf[i][:h.Len], from.Addr().Unmap())
+			}
 			switch {
 			case out == nil:
 			case len(out) > batchBuf:

@@ -123,12 +123,13 @@ func fill(m *dns.Msg, res zones.Result) {
 }
 
 // requestOPT returns the query's OPT record, nil when it has none, and
-// false when it has more than one (RFC 6891 6.1.1: FORMERR).
+// false when it has more than one or one whose owner is not the root
+// (RFC 6891 6.1.1, 6.1.2: FORMERR).
 func requestOPT(req *dns.Msg) (*dns.OPT, bool) {
 	var opt *dns.OPT
 	for _, rr := range req.Extra {
 		if o, ok := rr.(*dns.OPT); ok {
-			if opt != nil {
+			if opt != nil || o.Hdr.Name != "." {
 				return nil, false
 			}
 			opt = o

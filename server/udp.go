@@ -103,7 +103,12 @@ func (l *udpListener) serveLoop(c *net.UDPConn, buf []byte) (closed bool) {
 			continue // e.g. ICMP errors reported on the socket
 		}
 		pkt, from = buf[:n], src
-		out := w.answer(pkt, from.Addr().Unmap())
+		var out []byte
+		if n > maxUDPQuery {
+			out = w.oversize(pkt, from.Addr().Unmap())
+		} else {
+			out = w.answer(pkt, from.Addr().Unmap())
+		}
 		if out == nil {
 			continue
 		}
@@ -164,11 +169,15 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 			return w.pack(m)
 		}
 	default:
-		// The header only, as the rejecting server sees it.
-		var hdr [12]byte
-		copy(hdr[:4], pkt)
-		req.Unpack(hdr[:])
+		req = headerOnly(pkt)
 	}
+	return w.reject(req, action)
+}
+
+// reject answers req as a miekg/dns server answers a message it rejects
+// before its handler: FORMERR (NOTIMP when action says so) with the
+// header, and the question if one unpacked, and nothing else.
+func (w *worker) reject(req *dns.Msg, action dns.MsgAcceptAction) []byte {
 	opcode := req.Opcode
 	req.SetRcodeFormatError(req)
 	req.Zero = false
@@ -178,6 +187,33 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	}
 	req.Ns, req.Answer, req.Extra = nil, nil, nil
 	return w.pack(req)
+}
+
+// headerOnly is the message of the ID and flags of pkt alone, as a server
+// that rejects it sees it.
+func headerOnly(pkt []byte) *dns.Msg {
+	var hdr [12]byte
+	copy(hdr[:4], pkt)
+	req := new(dns.Msg)
+	req.Unpack(hdr[:])
+	return req
+}
+
+// maxUDPQuery is the longest UDP query read whole; a longer one gets
+// oversize's answer. No query an authoritative server answers comes near
+// it: a question, an OPT and a TSIG fit in well under 1 KiB.
+const maxUDPQuery = 4096
+
+// oversize answers a UDP query longer than maxUDPQuery, of which pkt is
+// the start: FORMERR with the header alone (nothing to a response), rate
+// limited as any error. Dropping it would leave the client to time out
+// without a clue; FORMERR says the message was refused.
+func (w *worker) oversize(pkt []byte, src netip.Addr) []byte {
+	if len(pkt) < 12 || pkt[2]&0x80 != 0 {
+		return nil
+	}
+	w.rrl = rrlKey{class: rrlError}
+	return w.rateLimit(w.reject(headerOnly(pkt), dns.MsgReject), src)
 }
 
 // classifyAnswer notes the rate-limiting class of the answer m to the
