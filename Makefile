@@ -65,6 +65,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzOPT$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzServfail$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./server/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./zones/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadYAML$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./zones/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadMaster$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./zones/

@@ -26,13 +26,15 @@ import (
 
 const (
 	batchSize = 32
-	// batchBuf bounds a query and, for the batched send, a response; a
+	// batchBuf bounds a query (a longer one is cut short there, and
+	// answered as oversize) and, for the batched send, a response; a
 	// longer response is sent on its own.
-	batchBuf = 4096
+	batchBuf = maxUDPQuery
 )
 
 // batch is the memory of one socket's recvmmsg and sendmmsg calls, reused
-// for every call.
+// for every call, and where the loop is in the packets of the last call:
+// a loop restarted after a panic carries on from there.
 type batch struct {
 	in   [batchSize]unix.Mmsghdr
 	iov  [batchSize]unix.Iovec
@@ -42,6 +44,11 @@ type batch struct {
 	out  [batchSize]unix.Mmsghdr
 	oiov [batchSize]unix.Iovec
 	obuf [batchSize][batchBuf]byte
+
+	n    int // packets the last recv read
+	next int // the next of them to answer
+	cur  int // the one being answered; -1 between packets
+	m    int // responses in out, to send once the n packets are answered
 }
 
 // serve reads and answers queries on c until it is closed.
@@ -51,24 +58,37 @@ func (l *udpListener) serve(c *net.UDPConn) {
 		l.serveSimple(c)
 		return
 	}
-	w := newWorker(l.s)
 	b := new(batch)
-	for {
-		n, err := b.recv(rc)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. ICMP errors reported on the socket
+	for !l.serveBatches(c, rc, b) {
+	}
+}
+
+// serveBatches reads and answers queries on c until c is closed (true).
+// A panic while answering a packet is contained here (false, see
+// panics.go): that packet gets SERVFAIL, and the caller calls again to
+// carry on with the rest of the batch, with a new worker since the old
+// one may have been left half-way through a query.
+func (l *udpListener) serveBatches(c *net.UDPConn, rc syscall.RawConn, b *batch) (closed bool) {
+	w := newWorker(l.s)
+	defer func() {
+		if p := recover(); p != nil {
+			b.contain(l.s, p)
 		}
-		m := 0
-		for i := range n {
+	}()
+	b.cur = -1
+	for {
+		for b.next < b.n {
+			i := b.next
+			b.next++
 			h := &b.in[i]
-			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
-				continue // longer than any query we answer
-			}
+			b.cur = i
 			from := sockaddrPort(&b.name[i])
-			out := w.answer(b.buf[i][:h.Len], from.Addr().Unmap())
+			var out []byte
+			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+				out = w.oversize(b.buf[i][:h.Len], from.Addr().Unmap())
+			} else {
+				out = w.answer(b.buf[i][:h.Len], from.Addr().Unmap())
+			}
 			switch {
 			case out == nil:
 			case len(out) > batchBuf:
@@ -76,15 +96,49 @@ func (l *udpListener) serve(c *net.UDPConn) {
 					l.s.log.Debug("write response", "client", from.String(), "err", err)
 				}
 			default:
-				copy(b.obuf[m][:], out)
-				b.oiov[m].Base = &b.obuf[m][0]
-				b.oiov[m].SetLen(len(out))
-				b.out[m].Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.name[i])), Namelen: h.Hdr.Namelen, Iov: &b.oiov[m]}
-				b.out[m].Hdr.SetIovlen(1)
-				m++
+				b.queue(i, copy(b.obuf[b.m][:], out))
 			}
 		}
-		b.send(rc, m)
+		b.cur = -1
+		b.send(rc, b.m)
+		b.m = 0
+		n, err := b.recv(rc)
+		b.n, b.next = n, 0
+		if err != nil {
+			b.n = 0
+			if errors.Is(err, net.ErrClosed) {
+				return true
+			}
+			// e.g. ICMP errors reported on the socket
+		}
+	}
+}
+
+// queue adds the response of n bytes in obuf[m] to those the next send
+// sends, addressed to the source of packet i.
+func (b *batch) queue(i, n int) {
+	b.oiov[b.m].Base = &b.obuf[b.m][0]
+	b.oiov[b.m].SetLen(n)
+	b.out[b.m].Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.name[i])), Namelen: b.in[i].Hdr.Namelen, Iov: &b.oiov[b.m]}
+	b.out[b.m].Hdr.SetIovlen(1)
+	b.m++
+}
+
+// contain deals with the panic p: the packet being answered gets SERVFAIL
+// with the batch's responses. A panic between packets (in a system call)
+// gives up on what the batch still held, so that it cannot recur.
+func (b *batch) contain(s *Server, p any) {
+	i := b.cur
+	b.cur = -1
+	if i < 0 {
+		s.panicked(p, nil, netip.Addr{}, false)
+		b.n, b.next, b.m = 0, 0, 0
+		return
+	}
+	pkt := b.buf[i][:min(int(b.in[i].Len), batchBuf)]
+	s.panicked(p, pkt, sockaddrPort(&b.name[i]).Addr().Unmap(), false)
+	if out := servfail(b.obuf[b.m][:0], pkt); out != nil {
+		b.queue(i, len(out))
 	}
 }
 

@@ -272,6 +272,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	}
 	qname := unsafe.String(&w.name[0], q.nameLen)
 	lname := unsafe.String(&w.low[0], q.nameLen)
+	s.testPanic(lname)
 	client := src
 	if a, ok := q.ecsClient(); ok {
 		client = a

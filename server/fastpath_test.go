@@ -180,6 +180,7 @@ func generalCorpus(t testing.TB) [][]byte {
 		query("www.example.org.", dns.TypeA, func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }),
 		query("www.example.org.", dns.TypeA, withEDNS(1232, &dns.EDNS0_EXPIRE{Code: dns.EDNS0EXPIRE})),
 		query("www.example.org.", dns.TypeA, withEDNS(1232), withEDNS(1232)),
+		query("www.example.org.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.IsEdns0().Hdr.Name = "org." }),
 		query("www.example.org.", dns.TypeA, func(m *dns.Msg) {
 			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.IPv4(1, 2, 3, 4)}}
 		}),

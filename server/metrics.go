@@ -27,6 +27,7 @@ type queryInfo struct {
 	synth     string      // the wildcard or DNAME that answered for it (zones.Result.Synth)
 	rcode     int         // the response's full rcode (BADVERS included)
 	tcp       bool
+	reserve   int // bytes a UDP answer leaves free for a TSIG record added after respond
 	truncated bool
 	dynamic   bool            // a dynamic record chose (part of) the answer
 	decision  *pools.Decision // the first choice, when dynamic; valid until the query is accounted
@@ -146,6 +147,8 @@ type metrics struct {
 	tcpRefused atomic.Uint64 // TCP connections closed at accept (client at its limit, or no idle one to replace)
 	tcpEvicted atomic.Uint64 // idle TCP connections closed to make room for a new one
 	tcpSlow    atomic.Uint64 // TCP connections closed because the client did not read a response in time
+
+	panics [nTransports]atomic.Uint64 // panics contained while answering a query (panics.go)
 }
 
 func (m *metrics) init(current func() *zones.Set) {

@@ -27,6 +27,9 @@ var (
 	tcpLimitedDesc = prometheus.NewDesc("meridian_dns_tcp_limited_total",
 		"TCP connections closed by the connection limits, by action: refused at accept (the client at its limit, or every connection busy), evicted (idle, to make room for a new client), or write_timeout (the client did not read a response in time).",
 		[]string{"action"}, nil)
+	panicsDesc = prometheus.NewDesc("meridian_dns_panics_total",
+		"Panics contained while answering a query, by transport: the query was answered SERVFAIL where possible, logged at error level, and the node kept serving. Any is a bug to report.",
+		[]string{"transport"}, nil)
 )
 
 // Collector returns the collector of the server's query metrics. It reads
@@ -43,6 +46,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- rrlDesc
 	ch <- tcpOpenDesc
 	ch <- tcpLimitedDesc
+	ch <- panicsDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -78,4 +82,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpRefused.Load()), "refused")
 	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpEvicted.Load()), "evicted")
 	ch <- prometheus.MustNewConstMetric(tcpLimitedDesc, prometheus.CounterValue, float64(m.tcpSlow.Load()), "write_timeout")
+	for t, name := range transportNames {
+		ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(m.panics[t].Load()), name)
+	}
 }

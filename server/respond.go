@@ -32,6 +32,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	}
 	m.SetReply(req)
 	qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
+	s.testPanic(qi.qname)
 	o := s.opts.Load()
 
 	opt, ok := requestOPT(req)
@@ -91,7 +92,7 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	}
 
 	if !tcp {
-		truncate(m, udpLimit(o, opt))
+		truncate(m, udpLimit(o, opt)-qi.reserve)
 	}
 	return m
 }
@@ -124,12 +125,13 @@ func fill(m *dns.Msg, res zones.Result) {
 }
 
 // requestOPT returns the query's OPT record, nil when it has none, and
-// false when it has more than one (RFC 6891 6.1.1: FORMERR).
+// false when it has more than one or one whose owner is not the root
+// (RFC 6891 6.1.1, 6.1.2: FORMERR).
 func requestOPT(req *dns.Msg) (*dns.OPT, bool) {
 	var opt *dns.OPT
 	for _, rr := range req.Extra {
 		if o, ok := rr.(*dns.OPT); ok {
-			if opt != nil {
+			if opt != nil || o.Hdr.Name != "." {
 				return nil, false
 			}
 			opt = o
@@ -175,8 +177,8 @@ func truncate(m *dns.Msg, limit int) {
 	}
 	na, nn := len(m.Answer), len(m.Ns)
 	referral := !m.Authoritative && nn > 0 && len(m.Answer) == 0
-	m.Truncate(limit)
-	if len(m.Answer) == na && len(m.Ns) == nn && !referral {
+	m.Truncate(limit) // which takes a limit under 512 for 512
+	if len(m.Answer) == na && len(m.Ns) == nn && !referral && m.Len() <= limit {
 		m.Truncated = false
 		return
 	}

@@ -129,6 +129,10 @@ func TestRespond(t *testing.T) {
 			}},
 		{"two OPT records are FORMERR", s, query("www.example.org.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.Extra = append(m.Extra, m.Extra[0]) }), false,
 			func(t *testing.T, r *dns.Msg) { want(t, r.Rcode == dns.RcodeFormatError, "rcode %d", r.Rcode) }},
+		{"OPT owned by a name other than the root is FORMERR", s, query("www.example.org.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.IsEdns0().Hdr.Name = "example.org." }), false,
+			func(t *testing.T, r *dns.Msg) {
+				want(t, r.Rcode == dns.RcodeFormatError && len(r.Answer)+len(r.Extra) == 0, "reply %v", r)
+			}},
 		{"unknown EDNS option ignored", s, query("www.example.org.", dns.TypeA, withEDNS(1232, &dns.EDNS0_LOCAL{Code: 65001, Data: []byte{1, 2}})), false,
 			func(t *testing.T, r *dns.Msg) {
 				want(t, r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1 && len(r.IsEdns0().Option) == 0, "reply %v", r)

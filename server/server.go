@@ -86,6 +86,9 @@ type Server struct {
 	metrics metrics
 	ecsTCP  ecsMarks // TCP queries whose ECS address octets do not fit (ecswire.go)
 
+	panicName string   // the test hook's poison name (panics.go); "" when off
+	panicLog  panicLog // bounds the log lines of contained panics
+
 	mu      sync.Mutex // guards udp, servers and addrs
 	udp     []*udpListener
 	servers []*dns.Server // TCP
@@ -97,9 +100,13 @@ type Server struct {
 
 // New returns a server that is not yet listening.
 func New(o Options, src ZoneSource, log *slog.Logger) *Server {
-	s := &Server{log: log, zones: src}
+	s := &Server{log: log, zones: src, panicName: testPanicName()}
 	s.SetOptions(o)
 	s.metrics.init(src.Current)
+	if s.panicName != "" {
+		log.Warn("test hook armed: every query for this name panics; never set "+panicNameEnv+" in production",
+			"name", s.panicName)
+	}
 	return s
 }
 
@@ -154,13 +161,13 @@ func (s *Server) Start() error {
 			maxQueries = -1 // miekg/dns: no limit
 		}
 		tcp := &dns.Server{
-			Listener:      &limitListener{Listener: tl, l: s.tcpLimits},
-			Handler:       dns.HandlerFunc(s.serveTCP), // transfers and TSIG, then ServeDNS
-			TsigProvider:  tsigKeys{s},
-			MsgAcceptFunc: accept,
+			Listener: &limitListener{Listener: tl, l: s.tcpLimits},
+			Handler:  dns.HandlerFunc(s.serveTCPContained), // transfers, then ServeDNS
 			DecorateReader: func(r dns.Reader) dns.Reader {
-				return ecsReader{Reader: r, marks: &s.ecsTCP}
+				return ecsReader{Reader: tcpReader{r}, marks: &s.ecsTCP}
 			},
+			TsigProvider:  tsigKeys{s: s, tcp: true},
+			MsgAcceptFunc: accept,
 			ReadTimeout:   o.TCPReadTimeout,
 			IdleTimeout:   func() time.Duration { return s.opts.Load().TCPIdleTimeout },
 			MaxTCPQueries: maxQueries,
@@ -256,8 +263,12 @@ func accept(h dns.Header) dns.MsgAcceptAction {
 }
 
 // ServeDNS answers one query; it is the miekg/dns handler for both
-// transports.
+// transports. A signed query gets a signed answer (tsig.go).
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if req.IsTsig() != nil {
+		s.serveSigned(w, req)
+		return
+	}
 	var src netip.Addr
 	tcp := false
 	switch a := w.RemoteAddr().(type) {

@@ -143,6 +143,23 @@ func (l *tcpLimiter) holdOpen(remote net.Addr) (release func()) {
 	return func() {}
 }
 
+// lastQuery returns the bytes of the query last read on the connection
+// from remote, for the log of a panic; nil when the connection is unknown.
+// It is called on the connection's own goroutine.
+func (l *tcpLimiter) lastQuery(remote net.Addr) []byte {
+	if l == nil || remote == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		if c.RemoteAddr().String() == remote.String() {
+			return c.query
+		}
+	}
+	return nil
+}
+
 // tcpConn is one accepted connection under the limits.
 type tcpConn struct {
 	net.Conn
@@ -154,6 +171,10 @@ type tcpConn struct {
 	busy    atomic.Int32  // >0 while a response is being written or a transfer runs
 	held    atomic.Bool   // a transfer: the lifetime does not apply
 	once    sync.Once
+
+	// query is the last query read (tcpReader); only the connection's
+	// own goroutine touches it.
+	query []byte
 }
 
 // SetReadDeadline keeps every wait for a query within the lifetime.

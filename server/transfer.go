@@ -1,13 +1,6 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/binary"
-	"encoding/hex"
-	"hash"
 	"net"
 	"net/netip"
 	"strings"
@@ -91,16 +84,11 @@ func (o *TransferOptions) allows(client netip.Addr) bool {
 }
 
 // serveTCP is the handler of the TCP listeners. Transfers need the
-// connection to send many messages, and signed queries a signed answer;
-// everything else is ServeDNS.
+// connection to send many messages; everything else is ServeDNS.
 func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
 	if isTransfer(req) {
 		s.ecsTCP.take(w) // a transfer has no use for ECS, but the mark is this query's
 		s.serveTransfer(w, req)
-		return
-	}
-	if req.IsTsig() != nil {
-		s.serveSigned(w, req)
 		return
 	}
 	s.ServeDNS(w, req)
@@ -122,66 +110,6 @@ func clientOf(a net.Addr) netip.Addr {
 		return a.AddrPort().Addr().Unmap()
 	}
 	return netip.Addr{}
-}
-
-// serveSigned answers a TSIG-signed query that is not a transfer (a
-// secondary's SOA check, say): a TSIG error, or the usual answer signed.
-func (s *Server) serveSigned(w dns.ResponseWriter, req *dns.Msg) {
-	client := clientOf(w.RemoteAddr())
-	badECS := s.ecsTCP.take(w)
-	if err := w.TsigStatus(); err != nil {
-		qi := queryInfo{client: client, tcp: true}
-		if len(req.Question) == 1 {
-			qi.qname, qi.qtype = req.Question[0].Name, req.Question[0].Qtype
-		}
-		s.writeTSIGError(w, req, err, &qi)
-		return
-	}
-	qi := queryInfo{client: client, tcp: true, ecsOctets: badECS}
-	m := s.respondCounted(req, &qi)
-	if m == nil {
-		return
-	}
-	sign(m, req)
-	if err := w.WriteMsg(m); err != nil {
-		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
-	}
-}
-
-// sign asks the connection to sign m with the key that signed req (the
-// miekg/dns writer computes the MAC).
-func sign(m, req *dns.Msg) {
-	if t := req.IsTsig(); t != nil {
-		m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
-	}
-}
-
-// writeTSIGError answers a request whose TSIG did not verify (RFC 8945
-// 5.2): NOTAUTH and the TSIG error, unsigned for BADKEY and BADSIG, signed
-// with the server's time for BADTIME.
-func (s *Server) writeTSIGError(w dns.ResponseWriter, req *dns.Msg, err error, qi *queryInfo) {
-	t := req.IsTsig()
-	m := new(dns.Msg)
-	m.SetRcode(req, dns.RcodeNotAuth)
-	m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
-	rt := m.Extra[len(m.Extra)-1].(*dns.TSIG)
-	switch err {
-	case dns.ErrSig:
-		rt.Error = dns.RcodeBadSig
-	case dns.ErrTime:
-		rt.Error = dns.RcodeBadTime
-		rt.TimeSigned = t.TimeSigned
-		var now [8]byte
-		binary.BigEndian.PutUint64(now[:], uint64(time.Now().Unix()))
-		rt.OtherLen, rt.OtherData = 6, hex.EncodeToString(now[2:])
-	default:
-		rt.Error = dns.RcodeBadKey
-	}
-	qi.rcode = m.Rcode
-	s.account(qi)
-	if err := w.WriteMsg(m); err != nil {
-		s.log.Debug("write response", "client", w.RemoteAddr().String(), "err", err)
-	}
 }
 
 // serveTransfer answers an AXFR or IXFR over TCP.
@@ -332,67 +260,6 @@ func (s *Server) transferOneMessage(m *dns.Msg, q dns.Question, qi *queryInfo) {
 	qi.zone = z
 	m.Authoritative = true
 	m.Answer = []dns.RR{z.SOA}
-}
-
-// tsigKeys is the TSIG provider of the TCP listeners: it knows the one
-// key of the transfer settings in force.
-type tsigKeys struct{ s *Server }
-
-// key returns the configured key when t names it, else dns.ErrSecret
-// (which the server answers with BADKEY).
-func (k tsigKeys) key(t *dns.TSIG) (*TSIGKey, error) {
-	o := k.s.transferOptions()
-	if o.Key.Name == "" || !strings.EqualFold(dns.CanonicalName(t.Hdr.Name), o.Key.Name) ||
-		!strings.EqualFold(dns.CanonicalName(t.Algorithm), o.Key.Algorithm) {
-		return nil, dns.ErrSecret
-	}
-	return &o.Key, nil
-}
-
-func (k tsigKeys) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
-	key, err := k.key(t)
-	if err != nil {
-		return nil, err
-	}
-	return tsigMAC(key, msg)
-}
-
-func (k tsigKeys) Verify(msg []byte, t *dns.TSIG) error {
-	key, err := k.key(t)
-	if err != nil {
-		return err
-	}
-	want, err := tsigMAC(key, msg)
-	if err != nil {
-		return err
-	}
-	got, err := hex.DecodeString(t.MAC)
-	if err != nil || !hmac.Equal(got, want) {
-		return dns.ErrSig
-	}
-	return nil
-}
-
-// tsigMAC is the HMAC of msg under key.
-func tsigMAC(key *TSIGKey, msg []byte) ([]byte, error) {
-	var h func() hash.Hash
-	switch dns.CanonicalName(key.Algorithm) {
-	case dns.HmacSHA1:
-		h = sha1.New
-	case dns.HmacSHA224:
-		h = sha256.New224
-	case dns.HmacSHA256:
-		h = sha256.New
-	case dns.HmacSHA384:
-		h = sha512.New384
-	case dns.HmacSHA512:
-		h = sha512.New
-	default:
-		return nil, dns.ErrKeyAlg
-	}
-	mac := hmac.New(h, key.Secret)
-	mac.Write(msg)
-	return mac.Sum(nil), nil
 }
 
 // TransferStats counts transfer requests over TCP since start.

@@ -72,17 +72,43 @@ func (l *udpListener) start() {
 // serveSimple reads and answers queries on c, one system call per packet
 // each way, until c is closed.
 func (l *udpListener) serveSimple(c *net.UDPConn) {
-	w := newWorker(l.s)
 	buf := make([]byte, dns.MaxMsgSize)
+	for !l.serveLoop(c, buf) {
+	}
+}
+
+// serveLoop is serveSimple's loop: it returns true when c is closed, and
+// false after containing a panic (see panics.go), having answered the
+// query at fault SERVFAIL; serveSimple then starts it again with a new
+// worker.
+func (l *udpListener) serveLoop(c *net.UDPConn, buf []byte) (closed bool) {
+	w := newWorker(l.s)
+	var pkt []byte // the query being answered; nil between queries
+	var from netip.AddrPort
+	defer func() {
+		if p := recover(); p != nil {
+			l.s.panicked(p, pkt, from.Addr().Unmap(), false)
+			if out := servfail(nil, pkt); out != nil {
+				c.WriteToUDPAddrPort(out, from)
+			}
+		}
+	}()
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		pkt = nil
+		n, src, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return true
 			}
 			continue // e.g. ICMP errors reported on the socket
 		}
-		out := w.answer(buf[:n], from.Addr().Unmap())
+		pkt, from = buf[:n], src
+		var out []byte
+		if n > maxUDPQuery {
+			out = w.oversize(pkt, from.Addr().Unmap())
+		} else {
+			out = w.answer(pkt, from.Addr().Unmap())
+		}
 		if out == nil {
 			continue
 		}
@@ -112,9 +138,10 @@ func (l *udpListener) shutdown(ctx context.Context) error {
 }
 
 // slow answers pkt the general way, exactly as a miekg/dns server with
-// our accept function and handler would: unpack, Respond, pack. Queries it
-// rejects before the handler (see accept) get FORMERR or NOTIMP with the
-// header echoed and no sections, and are not counted.
+// our accept function, TSIG provider and handler would: unpack, check the
+// TSIG of a signed query, Respond, pack (and sign). Queries it rejects
+// before the handler (see accept) get FORMERR or NOTIMP with the header
+// echoed and no sections, and are not counted.
 func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	if len(pkt) < 12 {
 		return nil
@@ -130,21 +157,27 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 		return nil
 	case dns.MsgAccept:
 		if err := req.Unpack(pkt); err == nil {
+			if req.IsTsig() != nil {
+				return w.signed(pkt, req, src)
+			}
 			qi := queryInfo{client: src, ecsOctets: badECSOctets(pkt)}
 			m := w.s.respondCounted(req, &qi)
 			if m == nil {
 				return nil
 			}
-			referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
-			w.rrl = classify(m.Rcode, m.Answer, referral, zoneOrigin(qi.zone), qi.synth, qi.qname)
+			w.classifyAnswer(m, &qi)
 			return w.pack(m)
 		}
 	default:
-		// The header only, as the rejecting server sees it.
-		var hdr [12]byte
-		copy(hdr[:4], pkt)
-		req.Unpack(hdr[:])
+		req = headerOnly(pkt)
 	}
+	return w.reject(req, action)
+}
+
+// reject answers req as a miekg/dns server answers a message it rejects
+// before its handler: FORMERR (NOTIMP when action says so) with the
+// header, and the question if one unpacked, and nothing else.
+func (w *worker) reject(req *dns.Msg, action dns.MsgAcceptAction) []byte {
 	opcode := req.Opcode
 	req.SetRcodeFormatError(req)
 	req.Zero = false
@@ -154,6 +187,40 @@ func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
 	}
 	req.Ns, req.Answer, req.Extra = nil, nil, nil
 	return w.pack(req)
+}
+
+// headerOnly is the message of the ID and flags of pkt alone, as a server
+// that rejects it sees it.
+func headerOnly(pkt []byte) *dns.Msg {
+	var hdr [12]byte
+	copy(hdr[:4], pkt)
+	req := new(dns.Msg)
+	req.Unpack(hdr[:])
+	return req
+}
+
+// maxUDPQuery is the longest UDP query read whole; a longer one gets
+// oversize's answer. No query an authoritative server answers comes near
+// it: a question, an OPT and a TSIG fit in well under 1 KiB.
+const maxUDPQuery = 4096
+
+// oversize answers a UDP query longer than maxUDPQuery, of which pkt is
+// the start: FORMERR with the header alone (nothing to a response), rate
+// limited as any error. Dropping it would leave the client to time out
+// without a clue; FORMERR says the message was refused.
+func (w *worker) oversize(pkt []byte, src netip.Addr) []byte {
+	if len(pkt) < 12 || pkt[2]&0x80 != 0 {
+		return nil
+	}
+	w.rrl = rrlKey{class: rrlError}
+	return w.rateLimit(w.reject(headerOnly(pkt), dns.MsgReject), src)
+}
+
+// classifyAnswer notes the rate-limiting class of the answer m to the
+// query qi describes.
+func (w *worker) classifyAnswer(m *dns.Msg, qi *queryInfo) {
+	referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
+	w.rrl = classify(m.Rcode, m.Answer, referral, zoneOrigin(qi.zone), qi.synth, qi.qname)
 }
 
 func (w *worker) pack(m *dns.Msg) []byte {

@@ -81,7 +81,8 @@ type Node struct {
 
 	t     testing.TB
 	bin   string
-	netns string // run inside this network namespace ("" = the test's own)
+	netns string   // run inside this network namespace ("" = the test's own)
+	env   []string // added to the test's environment, "KEY=value"
 	cmd   *exec.Cmd
 	logs  *syncBuffer
 	done  chan struct{}
@@ -103,6 +104,18 @@ func Start(t testing.TB, cfg Config, files map[string]string) *Node {
 // StartIn is Start inside the named network namespace (ip netns exec).
 func StartIn(t testing.TB, netns string, cfg Config, files map[string]string) *Node {
 	t.Helper()
+	return startNode(t, netns, nil, cfg, files)
+}
+
+// StartEnv is Start with env ("KEY=value") added to the process's
+// environment.
+func StartEnv(t testing.TB, env []string, cfg Config, files map[string]string) *Node {
+	t.Helper()
+	return startNode(t, "", env, cfg, files)
+}
+
+func startNode(t testing.TB, netns string, env []string, cfg Config, files map[string]string) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
 		t.Fatal(err)
@@ -120,7 +133,7 @@ func StartIn(t testing.TB, netns string, cfg Config, files map[string]string) *N
 	if !strings.Contains(text, "api:") {
 		text += "\napi: {listen: \"127.0.0.1:0\"}\n"
 	}
-	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t), netns: netns}
+	n := &Node{Dir: dir, Config: filepath.Join(dir, "meridian.yaml"), t: t, bin: Build(t), netns: netns, env: env}
 	WriteFile(t, n.Config, text)
 	n.start()
 	return n
@@ -148,6 +161,9 @@ func (n *Node) start() {
 		n.cmd = exec.Command("ip", "netns", "exec", n.netns, n.bin, "serve", "--config", n.Config)
 	}
 	n.cmd.Dir = n.Dir
+	if len(n.env) > 0 {
+		n.cmd.Env = append(os.Environ(), n.env...)
+	}
 	pr, pw := io.Pipe()
 	n.cmd.Stdout = n.logs
 	n.cmd.Stderr = pw
