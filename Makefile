@@ -3,7 +3,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/meridiandns/meridian/internal/version.Version=$(VERSION)
 BIN     := bin/meridian
 GO      ?= go
-IMAGE   ?= meridian:$(VERSION)
+IMAGE_NAME ?= meridian
+IMAGE   ?= $(IMAGE_NAME):$(VERSION)
 
 .PHONY: all build run test test-short lint docker bench fuzz clean
 
@@ -29,8 +30,10 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+## docker: the image, tagged with the version and as latest, which
+## examples/deploy/Dockerfile builds on
 docker:
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) -t $(IMAGE_NAME):latest .
 
 ## bench: Go micro-benchmarks, then Meridian against gdnsd under dnsperf
 ## (internal/bench/README.md). Needs dnsperf; gdnsd is optional. No root.
