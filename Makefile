@@ -6,7 +6,7 @@ GO      ?= go
 IMAGE_NAME ?= meridian
 IMAGE   ?= $(IMAGE_NAME):$(VERSION)
 
-.PHONY: all build run test test-short lint docker bench fuzz clean
+.PHONY: all build run dr-demo test test-short lint docker bench fuzz clean
 
 all: build
 
@@ -16,6 +16,11 @@ build:
 ## run: serve the bundled example on 127.0.0.1:5353 (no root needed)
 run: build
 	./$(BIN) serve --config examples/meridian.yaml
+
+## dr-demo: the three-region fleet of docs/dr.md on loopback, with its
+## origins: kill an origin, drain a region, watch the status page
+dr-demo: build
+	MERIDIAN=$(BIN) examples/dr/run.sh
 
 ## test: lint, then every test (integration tests build and start the binary)
 test: lint
