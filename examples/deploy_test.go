@@ -38,26 +38,7 @@ func deployConfig(t *testing.T) string {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
-	// Move every absolute path under root.
-	var move func(v any) any
-	move = func(v any) any {
-		switch x := v.(type) {
-		case string:
-			if strings.HasPrefix(x, "/etc/") || strings.HasPrefix(x, "/var/") {
-				return filepath.Join(root, x)
-			}
-		case []any:
-			for i := range x {
-				x[i] = move(x[i])
-			}
-		case map[string]any:
-			for k := range x {
-				x[k] = move(x[k])
-			}
-		}
-		return v
-	}
-	move(c)
+	moveUnder(root, c)
 	section := func(name string) map[string]any {
 		m, ok := c[name].(map[string]any)
 		if !ok {
@@ -88,6 +69,26 @@ func deployConfig(t *testing.T) string {
 	testbin.WriteFile(t, m["keyfile"].(string), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")
 	testbin.WriteFile(t, section("api")["token_file"].(string), "0123456789abcdef0123456789abcdef\n")
 	return path
+}
+
+// moveUnder moves every absolute path (under /etc or /var) of a parsed
+// config under root.
+func moveUnder(root string, v any) any {
+	switch x := v.(type) {
+	case string:
+		if strings.HasPrefix(x, "/etc/") || strings.HasPrefix(x, "/var/") {
+			return filepath.Join(root, x)
+		}
+	case []any:
+		for i := range x {
+			x[i] = moveUnder(root, x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = moveUnder(root, x[k])
+		}
+	}
+	return v
 }
 
 func mustGlob(t *testing.T, pattern string) []string {
