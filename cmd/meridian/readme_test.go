@@ -342,3 +342,56 @@ func TestReadmeDemo(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeSetup checks what the README says a developer needs against
+// what the repository holds: the Go version of go.mod, every package
+// .ci/run installs for the integration tests, the licence and the
+// changelog.
+func TestReadmeSetup(t *testing.T) {
+	read := func(name string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	readme := read("README.md")
+
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(read("go.mod"))
+	needs := regexp.MustCompile(`Needs Go (\S+) or later`).FindStringSubmatch(readme)
+	if goLine == nil || needs == nil || needs[1] != goLine[1] {
+		t.Errorf("README says %q; go.mod says %q", needs, goLine)
+	}
+
+	// The packages of an apt-get install line, flags and redirections left out.
+	packages := func(where, text string) []string {
+		t.Helper()
+		m := regexp.MustCompile(`apt-get install ([^\n]*)`).FindAllStringSubmatch(text, -1)
+		if len(m) != 1 {
+			t.Fatalf("%s: got %d apt-get install lines; want one", where, len(m))
+		}
+		var out []string
+		for _, f := range strings.Fields(m[0][1]) {
+			if !strings.HasPrefix(f, "-") && !strings.HasPrefix(f, ">") {
+				out = append(out, f)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if ci, doc := packages(".ci/run", read(".ci/run")), packages("README.md", readme); !slices.Equal(ci, doc) {
+		t.Errorf("README installs %q; .ci/run installs %q: a test skipped for want of a tool would pass unnoticed", doc, ci)
+	}
+
+	if l := strings.Fields(read("LICENSE")); len(l) < 4 || strings.Join(l[:4], " ") != "Apache License Version 2.0," {
+		t.Errorf("LICENSE does not begin as the Apache License 2.0: %q", l[:min(len(l), 4)])
+	}
+	_, license, _ := strings.Cut(readme, "\n## License\n")
+	if !strings.Contains(license, "Apache License 2.0") || !strings.Contains(license, "(LICENSE)") {
+		t.Errorf("README: no License section naming the Apache License 2.0 and linking LICENSE")
+	}
+	if !strings.HasPrefix(read("CHANGELOG.md"), "# Changelog\n") || !strings.Contains(readme, "(CHANGELOG.md)") {
+		t.Errorf("CHANGELOG.md missing, or not linked from the README")
+	}
+}
