@@ -22,9 +22,11 @@ run: build
 dr-demo: build
 	MERIDIAN=$(BIN) examples/dr/run.sh
 
-## test: lint, then every test (integration tests build and start the binary)
+## test: lint, then every test (integration tests build and start the binary);
+## internal/testreport prints what go test would, then every skipped test
+## and why (a tool not installed, not root)
 test: lint
-	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) run ./internal/testreport $(GO) test -json -race -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -run 'TestMeshScale' -v ./healthmesh/
 
 test-short:
