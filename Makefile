@@ -3,9 +3,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/meridiandns/meridian/internal/version.Version=$(VERSION)
 BIN     := bin/meridian
 GO      ?= go
-IMAGE   ?= meridian:$(VERSION)
+IMAGE_NAME ?= meridian
+IMAGE   ?= $(IMAGE_NAME):$(VERSION)
 
-.PHONY: all build run test test-short lint docker bench fuzz clean
+.PHONY: all build run dr-demo test test-short lint docker bench fuzz clean
 
 all: build
 
@@ -16,9 +17,16 @@ build:
 run: build
 	./$(BIN) serve --config examples/meridian.yaml
 
-## test: lint, then every test (integration tests build and start the binary)
+## dr-demo: the three-region fleet of docs/dr.md on loopback, with its
+## origins: kill an origin, drain a region, watch the status page
+dr-demo: build
+	MERIDIAN=$(BIN) examples/dr/run.sh
+
+## test: lint, then every test (integration tests build and start the binary);
+## internal/testreport prints what go test would, then every skipped test
+## and why (a tool not installed, not root)
 test: lint
-	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) run ./internal/testreport $(GO) test -json -race -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -run 'TestMeshScale' -v ./healthmesh/
 
 test-short:
@@ -29,8 +37,10 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+## docker: the image, tagged with the version and as latest, which
+## examples/deploy/Dockerfile builds on
 docker:
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) -t $(IMAGE_NAME):latest .
 
 ## bench: Go micro-benchmarks, then Meridian against gdnsd under dnsperf
 ## (internal/bench/README.md). Needs dnsperf; gdnsd is optional. No root.

@@ -38,26 +38,7 @@ func deployConfig(t *testing.T) string {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
-	// Move every absolute path under root.
-	var move func(v any) any
-	move = func(v any) any {
-		switch x := v.(type) {
-		case string:
-			if strings.HasPrefix(x, "/etc/") || strings.HasPrefix(x, "/var/") {
-				return filepath.Join(root, x)
-			}
-		case []any:
-			for i := range x {
-				x[i] = move(x[i])
-			}
-		case map[string]any:
-			for k := range x {
-				x[k] = move(x[k])
-			}
-		}
-		return v
-	}
-	move(c)
+	moveUnder(root, c)
 	section := func(name string) map[string]any {
 		m, ok := c[name].(map[string]any)
 		if !ok {
@@ -88,6 +69,26 @@ func deployConfig(t *testing.T) string {
 	testbin.WriteFile(t, m["keyfile"].(string), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")
 	testbin.WriteFile(t, section("api")["token_file"].(string), "0123456789abcdef0123456789abcdef\n")
 	return path
+}
+
+// moveUnder moves every absolute path (under /etc or /var) of a parsed
+// config under root.
+func moveUnder(root string, v any) any {
+	switch x := v.(type) {
+	case string:
+		if strings.HasPrefix(x, "/etc/") || strings.HasPrefix(x, "/var/") {
+			return filepath.Join(root, x)
+		}
+	case []any:
+		for i := range x {
+			x[i] = moveUnder(root, x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = moveUnder(root, x[k])
+		}
+	}
+	return v
 }
 
 func mustGlob(t *testing.T, pattern string) []string {
@@ -477,4 +478,131 @@ func (p *proc) wait(t *testing.T, limit time.Duration) int {
 		t.Fatal(p.err)
 	}
 	return 0
+}
+
+// TestDockerImage checks, without Docker, what the image promises: the
+// state directory belongs to the user the server runs as and is made
+// before it is declared a volume (Docker fills a new volume from it, owner
+// included, and keeps nothing a build step does to it afterwards); `make
+// docker` tags the image examples/deploy/Dockerfile builds on; and
+// .dockerignore keeps build output out of the context but nothing either
+// Dockerfile copies.
+func TestDockerImage(t *testing.T) {
+	base := parseDockerfile(t, "../Dockerfile")
+	const state = "/var/lib/meridian"
+	owner, user, made, volume := "", "", -1, -1
+	for i, in := range base {
+		fields := strings.Fields(in.args)
+		switch in.cmd {
+		case "COPY":
+			if dst := strings.TrimSuffix(fields[len(fields)-1], "/"); dst == state {
+				made = i
+				for _, f := range fields {
+					if v, ok := strings.CutPrefix(f, "--chown="); ok {
+						owner = v
+					}
+				}
+			}
+		case "VOLUME":
+			var vols []string
+			if err := json.Unmarshal([]byte(in.args), &vols); err != nil {
+				vols = fields
+			}
+			if slices.Contains(vols, state) {
+				volume = i
+			}
+		case "USER":
+			user = in.args
+		}
+	}
+	numeric := strings.NewReplacer("nonroot", "65532")
+	switch {
+	case made < 0:
+		t.Errorf("../Dockerfile does not make %s", state)
+	case volume >= 0 && volume < made:
+		t.Errorf("../Dockerfile declares the volume %s before it makes the directory: the directory would not be kept", state)
+	case owner == "" || numeric.Replace(owner) != numeric.Replace(user):
+		t.Errorf("../Dockerfile: %s is owned by %q but the server runs as USER %q: a fresh volume would not be writable", state, owner, user)
+	}
+	if volume < 0 {
+		t.Errorf("../Dockerfile does not declare %s a volume: state would be lost with the container", state)
+	}
+
+	// make docker's tags, printed by make -n.
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed; skipping the tag check")
+	}
+	out, err := exec.Command("make", "-s", "-n", "-C", "..", "docker", "VERSION=v1.2.3").Output()
+	if err != nil {
+		t.Fatalf("make -n docker: %v", err)
+	}
+	var tags []string
+	args := strings.Fields(string(out))
+	for i, a := range args {
+		if a == "-t" && i+1 < len(args) {
+			tags = append(tags, args[i+1])
+		}
+	}
+	baseArg := ""
+	for _, in := range parseDockerfile(t, "deploy/Dockerfile") {
+		if v, ok := strings.CutPrefix(in.args, "BASE="); in.cmd == "ARG" && ok {
+			baseArg = v
+		}
+	}
+	if !slices.Contains(tags, "meridian:v1.2.3") || !slices.Contains(tags, baseArg) {
+		t.Errorf("make docker tags %q; want the version and %q, the base examples/deploy/Dockerfile builds on", tags, baseArg)
+	}
+
+	// .dockerignore: the patterns (no exceptions), then what they must
+	// and must not leave out.
+	data, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "!") {
+			t.Fatalf(".dockerignore: %q: this test does not follow exceptions", line)
+		}
+		patterns = append(patterns, strings.Trim(line, "/"))
+	}
+	ignored := func(path string) bool {
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		for i := range parts {
+			for _, p := range patterns {
+				if ok, _ := filepath.Match(p, strings.Join(parts[:i+1], "/")); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, p := range []string{".git", "bin/meridian", "meridian.test", "examples/.state/zone-serials.json"} {
+		if !ignored(p) {
+			t.Errorf(".dockerignore lets %s into the build context", p)
+		}
+	}
+	sources := []string{"cmd/meridian/main.go", "internal/version/version.go"}
+	for _, f := range []string{"../Dockerfile", "deploy/Dockerfile"} {
+		for _, in := range parseDockerfile(t, f) {
+			fields := strings.Fields(in.args)
+			if in.cmd != "COPY" || strings.Contains(in.args, "--from=") {
+				continue
+			}
+			for _, s := range fields[:len(fields)-1] {
+				if !strings.HasPrefix(s, "--") && s != "." && s != "./" {
+					sources = append(sources, s)
+				}
+			}
+		}
+	}
+	for _, s := range sources {
+		if ignored(s) {
+			t.Errorf(".dockerignore leaves out %s, which the image needs", s)
+		}
+	}
 }

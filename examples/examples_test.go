@@ -23,6 +23,13 @@ var exercisedElsewhere = map[string]string{
 	"deploy/meridian.yaml":    "TestDeployConfig, TestSystemdUnit, TestDockerfile",
 	"deploy/meridian.service": "TestSystemdUnit",
 	"deploy/Dockerfile":       "TestDockerfile",
+	"dr/run.sh":               "TestDRRunScript",
+}
+
+// standIns are the files production configs name that the examples stand
+// in for, as examples/dr/run.sh does: a real GeoIP database.
+var standIns = map[string]string{
+	"/var/lib/GeoIP/GeoLite2-City.mmdb": "geoip/demo-city.mmdb",
 }
 
 func TestEveryExampleLoads(t *testing.T) {
@@ -44,6 +51,11 @@ func TestEveryExampleLoads(t *testing.T) {
 				t.Fatal(err)
 			}
 			covered[path] = true
+			for i, db := range c.GeoIP.Databases {
+				if s, ok := standIns[db]; ok {
+					c.GeoIP.Databases[i] = s
+				}
+			}
 			loadExample(t, c, covered)
 		})
 	}

@@ -148,6 +148,11 @@ func TestStateWriteErrors(t *testing.T) {
 	if len(ps) != 2 || !strings.Contains(ps.Error(), "cannot save the last good copy") || !strings.Contains(ps.Error(), "zone serials") {
 		t.Errorf("problems: got %v; want the copy and the serials reported", ps)
 	}
+	for _, p := range ps {
+		if !p.State {
+			t.Errorf("%s: want it marked a state write, not a zone problem", p)
+		}
+	}
 	if got := aOf(t, l.Current(), "web.example.org."); got != "192.0.2.80" {
 		t.Errorf("zone: got %s; want it served", got)
 	}

@@ -157,7 +157,7 @@ func (l *Loader) Reload() Problems {
 		l.serialWrites.record(err, time.Now())
 	}
 	if err != nil {
-		ps = append(ps, Problem{Path: l.serials.path, Msg: err.Error()})
+		ps = append(ps, Problem{Path: l.serials.path, Msg: err.Error(), State: true})
 		failed = append(failed, "")
 	}
 	l.cur.Store(set)
@@ -319,7 +319,7 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) built 
 			z.setSerial(sr.next(f.origin, z.hash, now))
 		}
 		if err := out[i].saveErr; err != nil {
-			b.ps = append(b.ps, Problem{Path: g.path(f), Msg: err.Error()})
+			b.ps = append(b.ps, Problem{Path: g.path(f), Msg: err.Error(), State: true})
 			b.failed = append(b.failed, "")
 			saveFailed = true
 		}
@@ -353,7 +353,7 @@ func build(o Options, sr *serials, prev *Set, now time.Time, g *lastGood) built 
 		g.settled()
 		if len(b.unsettled) == 0 {
 			if err := g.prune(files); err != nil {
-				b.ps = append(b.ps, Problem{Path: g.dir, Msg: err.Error()})
+				b.ps = append(b.ps, Problem{Path: g.dir, Msg: err.Error(), State: true})
 				b.failed = append(b.failed, "")
 			}
 		}

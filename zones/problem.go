@@ -15,6 +15,10 @@ type Problem struct {
 	Record string // record name relative to the zone ("" is the apex); used when Line is 0
 	Key    string // the key or record type at fault; used when Line is 0
 	Msg    string // what is wrong, in octoDNS's wording where octoDNS has one
+	// State is set when nothing is wrong with a zone but the node could
+	// not write its own state under the state dir (zone serials, last
+	// good copies): the zones are served as loaded.
+	State bool
 }
 
 // String formats the problem as "path:line: message", or

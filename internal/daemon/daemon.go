@@ -228,6 +228,14 @@ func (d *Daemon) Loader() *zones.Loader { return d.loader }
 
 func (d *Daemon) logProblems(ps zones.Problems) {
 	for _, p := range ps {
+		if p.State {
+			// The zones are fine: saying "zone problem" here sent
+			// operators looking in the wrong place (a state dir the
+			// service user cannot write, a full disk).
+			d.log.Error("cannot write the state dir; the zones are served as loaded, but their serials and last good copies are not kept",
+				"state_dir", d.cfg.StateDir, "problem", p.String())
+			continue
+		}
 		d.log.Error("zone problem; the previous version of the zone, if any, keeps serving", "problem", p.String())
 	}
 }
