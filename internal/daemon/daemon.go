@@ -50,6 +50,9 @@ type Daemon struct {
 
 	qmu  sync.Mutex    // guards qlog
 	qlog *querylog.Log // nil when the query log is off
+
+	// closing is set when the health node starts to close (shutdownFilter).
+	closing atomic.Bool
 }
 
 // NewLogger returns the logger the config asks for, writing to w, and the
@@ -114,7 +117,16 @@ func serverOptions(c *config.Config) server.Options {
 }
 
 // New loads the zones of the node configured by c. Run binds the listeners.
+// It refuses to start when anything Preflight checks is unusable, with
+// every such problem in the error, one per line, each starting with the
+// config file and key.
 func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, error) {
+	if errs := Preflight(c); len(errs) > 0 {
+		return nil, inConfig(c, errs...)
+	}
+	if err := checkBind("mesh.bind", c.Mesh.Bind); c.Mesh.Bind != "" && err != nil {
+		return nil, inConfig(c, err)
+	}
 	loader, err := zones.NewLoader(ZoneOptions(c), log)
 	if err != nil {
 		log.Error("zone serial state unreadable; serials restart from the clock", "err", err)
@@ -124,16 +136,17 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		&healthmesh.Prober{}, log)
 	mo, err := meshOptions(c)
 	if err != nil {
-		return nil, err
+		return nil, inConfig(c, err)
 	}
 	d.health, err = healthmesh.NewNode(healthmesh.NodeOptions{Name: c.Node.Name, Region: c.Node.Region,
-		StateDir: c.Mesh.StateDir, Mesh: mo, Log: log}, checker)
+		StateDir: c.Mesh.StateDir, Mesh: mo, Log: slog.New(shutdownFilter{log.Handler(), &d.closing})}, checker)
 	if d.health == nil {
 		return nil, err
 	}
 	if err != nil {
 		log.Error("drain state", "err", err)
 	}
+	logDrains(log, d.health.Drains(), c.Mesh.StateDir)
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
 	d.metrics = newMetrics(d)
@@ -142,8 +155,8 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d.notify.configure(c)
 	if c.API.Listen != "" {
 		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, Log: log}, backend{d}); err != nil {
-			d.health.Close()
-			return nil, err
+			d.closeHealth()
+			return nil, inConfig(c, &KeyError{Key: "api.token_file", Err: err})
 		}
 		d.api.Handle("GET /metrics", d.metrics.handler(log))
 		if c.API.Pprof {
@@ -155,7 +168,8 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	if len(c.GeoIP.Databases) > 0 {
 		g, err := geo.Open(c.GeoIP.Databases)
 		if err != nil {
-			return nil, fmt.Errorf("geoip: %w", err)
+			d.closeHealth()
+			return nil, inConfig(c, geoError(err))
 		}
 		d.geo = g
 		d.srv.SetGeo(g)
@@ -163,8 +177,8 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	}
 	ql, err := d.openQueryLog(c.Log.Queries)
 	if err != nil {
-		d.health.Close()
-		return nil, err
+		d.closeHealth()
+		return nil, inConfig(c, &KeyError{Key: "log.queries.path", Err: err})
 	}
 	d.swapQueryLog(ql)
 	restore := loadGC()
@@ -308,7 +322,7 @@ func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
 	if c.Mesh.Keyfile != "" {
 		key, err := healthmesh.ReadKey(c.Mesh.Keyfile)
 		if err != nil {
-			return nil, err
+			return nil, meshKeyError(c.Mesh.Keyfile, err)
 		}
 		o.Key = key
 	}
@@ -492,18 +506,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Start(); err != nil {
 		cancel()
 		wg.Wait()
-		d.health.Close()
+		d.closeHealth()
 		d.swapQueryLog(nil)
-		return err
+		return inConfig(d.Config(), listenError("dns.listen", err))
 	}
 	if d.api != nil {
 		if err := d.api.Start(); err != nil {
 			cancel()
 			wg.Wait()
 			d.srv.Shutdown(context.Background())
-			d.health.Close()
+			d.closeHealth()
 			d.swapQueryLog(nil)
-			return fmt.Errorf("api: %w", err)
+			return inConfig(d.Config(), listenError("api.listen", err))
 		}
 		d.log.Info("api listening", "addr", d.api.Addr())
 	}
@@ -539,7 +553,7 @@ loop:
 	if d.api != nil {
 		d.api.Shutdown(sctx)
 	}
-	d.health.Close() // leaves the mesh politely
+	d.closeHealth() // leaves the mesh politely
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
