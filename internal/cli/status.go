@@ -15,8 +15,6 @@ import (
 	"github.com/meridiandns/meridian/internal/api"
 )
 
-const statusUsage = `usage: meridian status [--api URL | --config FILE] [--json]`
-
 // statusArgs is the parsed command line of `meridian status`.
 type statusArgs struct {
 	apiTarget
@@ -24,7 +22,7 @@ type statusArgs struct {
 }
 
 func parseStatus(args []string) (statusArgs, error) {
-	a := statusArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
+	var a statusArgs
 	flags, pos, err := splitArgs(args, map[string]bool{"api": true, "config": true}, map[string]bool{"json": true})
 	if err != nil {
 		return a, err
@@ -34,7 +32,7 @@ func parseStatus(args []string) (statusArgs, error) {
 		case "api":
 			a.api = f.val
 		case "config":
-			a.config, a.configSet = f.val, true
+			a.config = f.val
 		case "json":
 			a.json = true
 		}
@@ -48,23 +46,16 @@ func parseStatus(args []string) (statusArgs, error) {
 // status prints the node's view of the mesh from its API: the raw JSON
 // with --json, else tables for people.
 func status(args []string, stdout, stderr io.Writer) int {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprintln(stdout, statusUsage)
-			return 0
-		}
-	}
 	a, err := parseStatus(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian status: %v\n%s\n", err, statusUsage)
-		return 2
+		return badUsage(stderr, "status", err)
 	}
-	base, _, err := a.resolve(false) // reading needs no token
+	c, err := a.client(false) // reading needs no token
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian status: %v\n", err)
 		return 1
 	}
-	c := apiClient{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+	base := c.base
 	var raw json.RawMessage
 	if err := c.do("GET", "/api/v1/status", nil, http.StatusOK, &raw); err != nil {
 		fmt.Fprintf(stderr, "meridian status: %v\n", err)
