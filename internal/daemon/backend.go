@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -12,9 +11,7 @@ import (
 	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/explain"
-	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
-	"github.com/miekg/dns"
 )
 
 // backend serves the API from the daemon's parts.
@@ -53,78 +50,6 @@ func (d *Daemon) geoReader() *geo.Reader {
 // databases in force, the mesh verdicts and drains. It never probes.
 func (b backend) Explain(ctx context.Context, q explain.Query) (*explain.Report, error) {
 	return explain.Run(ctx, b.d.loader.Current(), b.d.geoReader(), explain.Node{N: b.d.health}, q), nil
-}
-
-// Records lists the dynamic records of the set being served, with the
-// verdicts and drains answers obey right now.
-func (b backend) Records() []api.Record {
-	h := b.d.health
-	drained := map[string]bool{}
-	for _, dr := range h.Drains() {
-		drained[dr.Target] = true
-	}
-	var out []api.Record
-	for _, z := range b.d.loader.Current().Zones() {
-		for _, zr := range z.Records {
-			r := zr.Policy
-			if r == nil {
-				continue
-			}
-			rec := api.Record{Name: r.Name, Zone: z.Origin, Type: dns.TypeToString[r.Type]}
-			for _, ru := range r.Rules {
-				rec.Rules = append(rec.Rules, api.Rule{Pool: ru.PoolID, Subnets: prefixes(ru.Subnets), Geos: geoCodes(ru)})
-			}
-			for _, p := range r.Pools {
-				ps := api.Pool{ID: p.ID, Fallback: p.Fallback, Drained: drained["pool:"+p.ID]}
-				for _, v := range p.Values {
-					vs := valueState(h, r, p, v)
-					if vs.Serviceable {
-						ps.Serviceable++
-					}
-					ps.Values = append(ps.Values, vs)
-				}
-				rec.Pools = append(rec.Pools, ps)
-			}
-			for _, v := range r.Values {
-				rec.Values = append(rec.Values, valueState(h, r, nil, v))
-			}
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// valueState is v's verdict and whether answers may use it, by the rules
-// pools.Select applies: a drain beats the status, which beats the verdict.
-func valueState(h pools.Health, r *pools.Record, p *pools.Pool, v *pools.Value) api.Value {
-	st := h.State(r, v)
-	out := api.Value{Value: v.Value, Weight: v.Weight, Status: v.Status.String(), Endpoint: v.Endpoint,
-		Verdict: st.String(), Drained: h.Drained(r, p, v)}
-	switch {
-	case out.Drained:
-	case v.Status == pools.Up:
-		out.Serviceable = true
-	case v.Status == pools.Down:
-	default:
-		out.Serviceable = st != pools.Unhealthy
-	}
-	return out
-}
-
-func prefixes(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
-
-func geoCodes(ru *pools.Rule) []string {
-	out := make([]string, len(ru.Geos))
-	for i, g := range ru.Geos {
-		out[i] = g.String()
-	}
-	return out
 }
 
 func (b backend) Drains() []healthmesh.Drain { return b.d.health.Drains() }

@@ -27,6 +27,7 @@ import (
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/server"
 	"github.com/meridiandns/meridian/zones"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Daemon is one running node.
@@ -39,7 +40,10 @@ type Daemon struct {
 	health  *healthmesh.Node
 	api     *api.Server // nil when api.listen is empty
 	metrics *metrics
-	notify  *notifier // NOTIFY to transfer.notify (notify.go)
+	// decisions gathers the server's query metrics for the status's
+	// decision counts.
+	decisions *prometheus.Registry
+	notify    *notifier // NOTIFY to transfer.notify (notify.go)
 	// zoneWatch watches the zones directory while Run runs with
 	// zones.watch on; nil otherwise.
 	zoneWatch atomic.Pointer[zoneWatch]
@@ -150,6 +154,7 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
 	d.metrics = newMetrics(d)
+	d.decisions = newDecisionRegistry(d.srv.Collector())
 	d.srv.SetTransfer(transferOptions(c))
 	d.notify = newNotifier(log, d.metrics.notifies)
 	d.notify.configure(c)
