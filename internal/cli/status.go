@@ -87,6 +87,7 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 	flush := func() { tw.Flush(); fmt.Fprintln(w) }
 
 	fmt.Fprintf(w, "node:   %s (region %s)\napi:    %s\nclock:  %s\n\n", st.Node, orDash(st.Region), base, stamp(st.Now, st.Now))
+	writeServing(w, st)
 
 	members := append([]healthmesh.Member(nil), st.Members...)
 	sort.Slice(members, func(i, j int) bool {
@@ -122,9 +123,18 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 					pool += " (drained)"
 				}
 				for _, v := range p.Values {
-					row(name, typ, pool, fallback, v.Value, fmt.Sprint(v.Weight), verdictText(v), yesNo(v.Serviceable))
+					row(name, typ, pool, fallback, v.Value, fmt.Sprint(v.Weight), verdictText(v), servedText(v))
 					name, typ, pool, fallback = "", "", "", ""
 				}
+			}
+			pool := "(fail-open)"
+			for _, v := range r.Values {
+				verdict := "-"
+				if v.Drained {
+					verdict = "drained"
+				}
+				row(name, typ, pool, "-", v.Value, "-", verdict, servedText(v))
+				name, typ, pool = "", "", ""
 			}
 		}
 		flush()
@@ -174,6 +184,73 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		fmt.Fprintf(w, "  changing while read, retried: %s\n", p)
 	}
 	return tw.Flush()
+}
+
+// writeServing names, first, the records that answer from a fallback pool
+// or fail open, and counts the degraded answers since the node started.
+func writeServing(w io.Writer, st api.StatusReply) {
+	sv := st.Serving
+	byName := map[string]api.Record{}
+	for _, r := range st.Records {
+		byName[r.Name+" "+r.Type] = r
+	}
+	for _, name := range sv.FailOpen {
+		r := byName[name]
+		var vals []string
+		for _, v := range r.Values {
+			if v.Served {
+				vals = append(vals, v.Value)
+			}
+		}
+		fmt.Fprintf(w, "FAIL-OPEN: %s answers %s (%s): no pool has a serviceable value, so its own values are served, whatever their health\n",
+			name, orDash(strings.Join(vals, " ")), rulesText(r, api.OutcomeFailOpen))
+	}
+	for _, name := range sv.Fallback {
+		r := byName[name]
+		var parts []string
+		for i, ru := range r.Rules {
+			switch ru.Outcome {
+			case api.OutcomeFallback:
+				parts = append(parts, fmt.Sprintf("rule %d from pool %s instead of %s", i+1, ru.ServedBy, ru.Pool))
+			case api.OutcomeNearest:
+				parts = append(parts, fmt.Sprintf("rule %d from a farther pool for some clients", i+1))
+			}
+		}
+		fmt.Fprintf(w, "FALLBACK:  %s answers %s\n", name, strings.Join(parts, "; "))
+	}
+	if d := sv.Decisions; sv.Degraded > 0 || len(sv.FailOpen)+len(sv.Fallback) > 0 {
+		fmt.Fprintf(w, "degraded answers since start: %d (fallback %d, nearest %d, fail-open %d) of %d\n",
+			sv.Degraded, d["fallback"], d["nearest"], d["failopen"], d["pool"]+d["norule"]+sv.Degraded)
+	}
+	if sv.Degraded > 0 || len(sv.FailOpen)+len(sv.Fallback) > 0 {
+		fmt.Fprintln(w)
+	}
+}
+
+// rulesText names the rules of r with the outcome: "rule 2", "rules 1, 2".
+func rulesText(r api.Record, outcome string) string {
+	var n []string
+	for i, ru := range r.Rules {
+		if ru.Outcome == outcome {
+			n = append(n, fmt.Sprint(i+1))
+		}
+	}
+	if len(n) == 1 {
+		return "rule " + n[0]
+	}
+	return "rules " + strings.Join(n, ", ")
+}
+
+// servedText says whether answers carry v now: yes; standby when it may be
+// used but its pool (or fail-open) is not answering; no.
+func servedText(v api.Value) string {
+	switch {
+	case v.Served:
+		return "yes"
+	case v.Serviceable:
+		return "standby"
+	}
+	return "no"
 }
 
 // memberZones is a member's zone set: its digest and size, and how long
@@ -300,13 +377,6 @@ func upText(up bool) string {
 		return "up"
 	}
 	return "down"
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func orDash(s string) string {
