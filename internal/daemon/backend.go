@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -75,15 +76,45 @@ func (b backend) SetDrain(target string, d time.Duration, reason, by string, for
 	return dr, nil
 }
 
+// Undrain refuses a target with no drain in force, naming the drained
+// targets it may have been meant as.
 func (b backend) Undrain(target, by string) error {
-	if dr, err := b.d.health.SetDrain(target, 0, "", by, true); dr.Target == "" {
-		return apiError(err)
+	dr, err := b.d.health.SetDrain(target, 0, "", by, true)
+	if dr.Target != "" {
+		return nil
 	}
-	return nil
+	if errors.Is(err, healthmesh.ErrNotDrained) {
+		err = kindError{errors.New(err.Error() + drainedHint(target, b.d.health.Drains())), err}
+	}
+	return apiError(err)
 }
 
-// closeShown is how many close matches a refused target's error names.
-const closeShown = 3
+// drainedHint follows a refused undo: the drains in force that target is
+// close to, else the drains in force when they are few, else nothing.
+func drainedHint(target string, ds []healthmesh.Drain) string {
+	if len(ds) == 0 {
+		return "; nothing is drained"
+	}
+	t, _ := healthmesh.CanonicalTarget(target)
+	known := make([]string, len(ds))
+	for i, d := range ds {
+		known[i] = d.Target
+	}
+	if near := healthmesh.CloseTargets(t, known, closeShown); len(near) > 0 {
+		return "; did you mean " + strings.Join(near, ", ") + "?"
+	}
+	if len(known) <= listShown {
+		return "; drained now: " + strings.Join(known, ", ")
+	}
+	return ""
+}
+
+// closeShown is how many close matches a refused target's error names;
+// listShown is how many known targets it lists when none is close.
+const (
+	closeShown = 3
+	listShown  = 8
+)
 
 // checkServed refuses a canonical drain target that no dynamic record of
 // set names: a value (of a pool, or the record's own) or a pool id.
@@ -121,14 +152,32 @@ func checkServed(target string, set *zones.Set) error {
 		}
 	}
 	what := "value or pool:ID"
-	if strings.HasPrefix(target, "pool:") {
+	isPool := strings.HasPrefix(target, "pool:")
+	if isPool {
 		what = "pool id"
 	}
 	msg := fmt.Sprintf("%s is no %s of the dynamic records served", target, what)
 	if near := healthmesh.CloseTargets(target, known, closeShown); len(near) > 0 {
 		msg += "; did you mean " + strings.Join(near, ", ") + "?"
+	} else if isPool {
+		var ids []string
+		for _, k := range known {
+			if strings.HasPrefix(k, "pool:") {
+				ids = append(ids, k)
+			}
+		}
+		sort.Strings(ids)
+		switch {
+		case len(ids) == 0:
+			msg += "; they have no pools"
+		case len(ids) <= listShown:
+			msg += "; the pools are " + strings.Join(ids, ", ")
+		}
 	}
-	return kindError{errors.New(msg + "; force (meridian drain --force) drains it anyway, for a target about to appear"), api.ErrInvalid}
+	if !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return kindError{errors.New(msg + " Set force (meridian drain --force) to drain it anyway, for a target about to appear"), api.ErrInvalid}
 }
 
 // apiError gives a refusal of the health node the API status it calls for.
