@@ -122,14 +122,21 @@ func serverOptions(c *config.Config) server.Options {
 
 // New loads the zones of the node configured by c. Run binds the listeners.
 // It refuses to start when anything Preflight checks is unusable, with
-// every such problem in the error, one per line, each starting with the
-// config file and key.
+// the problems in the error, one per line, each starting with the config
+// file and key.
 func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, error) {
-	if errs := Preflight(c); len(errs) > 0 {
+	if errs := preflight(c, false); len(errs) > 0 {
 		return nil, inConfig(c, errs...)
 	}
 	if err := checkBind("mesh.bind", c.Mesh.Bind); c.Mesh.Bind != "" && err != nil {
 		return nil, inConfig(c, err)
+	}
+	var g *geo.Reader // before the mesh is joined, which a failure here would leave at once
+	if len(c.GeoIP.Databases) > 0 {
+		var err error
+		if g, err = geo.Open(c.GeoIP.Databases); err != nil {
+			return nil, inConfig(c, geoError(err))
+		}
 	}
 	loader, err := zones.NewLoader(ZoneOptions(c), log)
 	if err != nil {
@@ -170,12 +177,7 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	} else if c.API.Pprof {
 		log.Warn("pprof needs the API listener; api.listen is empty, so it is not served")
 	}
-	if len(c.GeoIP.Databases) > 0 {
-		g, err := geo.Open(c.GeoIP.Databases)
-		if err != nil {
-			d.closeHealth()
-			return nil, inConfig(c, geoError(err))
-		}
+	if g != nil {
 		d.geo = g
 		d.srv.SetGeo(g)
 		log.Info("geoip databases loaded", "files", len(c.GeoIP.Databases))

@@ -41,7 +41,12 @@ func keyError(key, format string, args ...any) *KeyError {
 // that serve would create, must have a parent it could be created in.
 // Listeners are not bound, since check runs beside a node that holds them;
 // serve names the key of a listener it cannot bind (listenError).
-func Preflight(c *config.Config) []error {
+func Preflight(c *config.Config) []error { return preflight(c, true) }
+
+// preflight is Preflight; New leaves the GeoIP databases out (withGeo
+// false), since it opens them for good a moment later and reports a
+// failure with the same words (geoError), rather than read them twice.
+func preflight(c *config.Config, withGeo bool) []error {
 	var errs []error
 	add := func(err *KeyError) {
 		if err != nil {
@@ -52,7 +57,7 @@ func Preflight(c *config.Config) []error {
 	if c.API.Listen != "" && c.API.TokenFile != "" {
 		add(checkToken(c.API.TokenFile))
 	}
-	if len(c.GeoIP.Databases) > 0 {
+	if withGeo && len(c.GeoIP.Databases) > 0 {
 		g, err := geo.Open(c.GeoIP.Databases)
 		if err != nil {
 			add(geoError(err))
