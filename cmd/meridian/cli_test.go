@@ -84,3 +84,84 @@ func TestTCPLimits(t *testing.T) {
 		return err == nil && len(r.Answer) == 1
 	}, "TCP to be served after idle connections closed")
 }
+
+// TestHelp runs every sub-command with --help and -h: each prints its
+// usage and examples on standard output and exits 0. A bad flag points to
+// --help and exits 2; -v and --version print the version.
+func TestHelp(t *testing.T) {
+	bin := testbin.Build(t)
+	run := func(args ...string) (stdout, stderr string, code int) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = t.TempDir() // no ./meridian.yaml
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return o.String(), e.String(), exitCode(t, err)
+	}
+	for _, c := range []string{"serve", "check", "status", "explain", "drain", "keygen", "version"} {
+		for _, flag := range []string{"--help", "-h"} {
+			t.Run(c+" "+flag, func(t *testing.T) {
+				out, errOut, code := run(c, flag)
+				if code != 0 || !strings.HasPrefix(out, "usage: meridian "+c) || errOut != "" {
+					t.Errorf("got exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", code, out, errOut)
+				}
+				if c != "version" && !strings.Contains(out, "example") {
+					t.Errorf("got %q; want examples", out)
+				}
+			})
+		}
+	}
+	tests := []struct {
+		args           []string
+		wantCode       int
+		wantOut        string // prefix of stdout
+		wantErr        string // substring of stderr
+		wantErrMissing bool   // stderr must be empty
+	}{
+		{[]string{"help", "drain"}, 0, "usage: meridian drain TARGET", "", true},
+		{[]string{"--help"}, 0, "usage: meridian <command>", "", true},
+		{[]string{"-v"}, 0, "meridian v0.0.0-test ", "", true},
+		{[]string{"--version"}, 0, "meridian v0.0.0-test ", "", true},
+		{[]string{"explain", "app.example.com", "--client"}, 2, "", "meridian explain: flag --client needs a value\nRun 'meridian explain --help' for usage.", false},
+		{[]string{"serve", "--bogus"}, 2, "", "meridian serve: unknown flag --bogus\nRun 'meridian serve --help'", false},
+		{[]string{"check", "extra"}, 2, "", `meridian check: unexpected argument "extra"`, false},
+		{[]string{"bogus"}, 2, "", `meridian: unknown command "bogus"`, false},
+		{[]string{"check"}, 1, "no config file: none of ./meridian.yaml, /etc/meridian/meridian.yaml exists; pass --config FILE", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, code := run(tt.args...)
+			if code != tt.wantCode || !strings.HasPrefix(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) || (tt.wantErrMissing && errOut != "") {
+				t.Errorf("got exit %d, stdout %q, stderr %q; want %d, stdout starting %q, stderr with %q",
+					code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDefaultConfig: without --config, check reads ./meridian.yaml; status
+// without flags and without a config asks the default API address.
+func TestDefaultConfig(t *testing.T) {
+	bin := testbin.Build(t)
+	dir := t.TempDir()
+	testbin.WriteFile(t, filepath.Join(dir, "meridian.yaml"), "zones: {dir: zones}\n")
+	testbin.WriteFile(t, filepath.Join(dir, "zones", "example.com.yaml"), "'':\n  - {type: NS, values: [ns1.example.com.]}\nns1: {type: A, value: 192.0.2.53}\n")
+	cmd := exec.Command(bin, "check")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Errorf("check in a directory with meridian.yaml: got %v, %q; want ok", err, out)
+	}
+
+	cmd = exec.Command(bin, "status")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	// A node of this machine may listen there; either way the default
+	// address is the one asked.
+	switch code := exitCode(t, err); {
+	case code == 0 && strings.Contains(string(out), "api:    http://127.0.0.1:8053\n"):
+	case code == 1 && strings.Contains(string(out), "cannot reach the API at http://127.0.0.1:8053 (the default address"):
+	default:
+		t.Errorf("status without a config: got exit %d, %q; want the default address asked", code, out)
+	}
+}

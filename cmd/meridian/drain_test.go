@@ -66,15 +66,18 @@ func TestDrainTargets(t *testing.T) {
 		wantCode int
 		wantOut  string // substring
 	}{
+		{"undo before any drain", []string{"--undo", "pool:nonexistent"}, 1, "pool:nonexistent is not drained; nothing is drained (HTTP 404)"},
 		{"typo", []string{"cdn-eu2.example.net"}, 1,
 			"cdn-eu2.example.net is no value or pool:ID of the dynamic records served; did you mean cdn-eu.example.net, cdn-eu3.example.net"},
 		{"typo of a pool", []string{"pool:euu"}, 1, "did you mean pool:eu, pool:us?"},
-		{"nothing close", []string{"198.51.100.99"}, 1, "198.51.100.99 is no value or pool:ID of the dynamic records served; force (meridian drain --force) drains it anyway"},
+		{"nothing close", []string{"198.51.100.99"}, 1, "198.51.100.99 is no value or pool:ID of the dynamic records served. Set force (meridian drain --force) to drain it anyway"},
+		{"unknown pool", []string{"pool:nonexistent"}, 1, "pool:nonexistent is no pool id of the dynamic records served; the pools are pool:eu, pool:one, pool:us. Set force"},
 		{"forced", []string{"cdn-new.example.net", "--force"}, 0, "drained cdn-new.example.net until undone"},
 		{"upper-case name", []string{"CDN-EU.EXAMPLE.NET."}, 0, "drained cdn-eu.example.net until undone"},
 		{"upper-case address", []string{"2001:DB8:0:0::12", "--reason", "disk swap"}, 0, "drained 2001:db8::12 until undone (reason: disk swap)"},
 		{"long reason", []string{"pool:eu", "--reason", strings.Repeat("r", 1500)}, 2, "reason is 1500 bytes; at most 200 are allowed"},
-		{"undo never drained", []string{"--undo", "127.0.0.13"}, 1, "127.0.0.13 is not drained (HTTP 404)"},
+		{"undo never drained", []string{"--undo", "127.0.0.13"}, 1,
+			"127.0.0.13 is not drained; drained now: 2001:db8::12, cdn-eu.example.net, cdn-new.example.net (HTTP 404)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,10 +88,22 @@ func TestDrainTargets(t *testing.T) {
 		})
 	}
 
-	// The API refuses a long reason too, naming the limit.
-	code, data := apiCall(t, n, "POST", "/api/v1/drains", `{"target":"pool:eu","reason":"`+strings.Repeat("r", 1500)+`"}`)
-	if code != 400 || !strings.Contains(apiError(data), "at most 200") {
-		t.Errorf("long reason through the API: got %d %s; want 400 naming the limit", code, data)
+	// The API refuses the same, with the same words.
+	for _, tt := range []struct {
+		method, path, body string
+		wantCode           int
+		wantErr            string
+	}{
+		{"POST", "/api/v1/drains", `{"target":"pool:eu","reason":"` + strings.Repeat("r", 1500) + `"}`, 400, "at most 200"},
+		{"POST", "/api/v1/drains", `{"target":"pool:euu"}`, 400, "pool:euu is no pool id of the dynamic records served; did you mean pool:eu, pool:us?"},
+		{"POST", "/api/v1/drains", `{"target":"CDN-EU2.example.net."}`, 400, "cdn-eu2.example.net is no value or pool:ID of the dynamic records served; did you mean cdn-eu.example.net, cdn-eu3.example.net"},
+		{"DELETE", "/api/v1/drains/pool:us", "", 404, "pool:us is not drained; drained now: 2001:db8::12, cdn-eu.example.net, cdn-new.example.net"},
+		{"DELETE", "/api/v1/drains/CDN-EU3.example.net", "", 404, "cdn-eu3.example.net is not drained; did you mean cdn-eu.example.net"},
+	} {
+		code, data := apiCall(t, n, tt.method, tt.path, tt.body)
+		if code != tt.wantCode || !strings.Contains(apiError(data), tt.wantErr) {
+			t.Errorf("%s %s %s: got %d %s; want %d with %q", tt.method, tt.path, tt.body, code, data, tt.wantCode, tt.wantErr)
+		}
 	}
 
 	// What is drained is what answers see as drained.

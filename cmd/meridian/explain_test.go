@@ -74,9 +74,9 @@ func TestExplainShowsHealth(t *testing.T) {
 	}
 	for _, want := range []string{
 		"health (one live probe of each endpoint, now):",
-		"http://127.0.0.2:" + port + "/health: up since ",
+		"http://127.0.0.2:" + port + "/health: up at one probe, ",
 		"(status 200, ",
-		"http://127.0.0.3:" + port + "/health: down since ",
+		"http://127.0.0.3:" + port + "/health: down at one probe, ",
 		"(connection refused, ",
 		"pool primary: 127.0.0.2 weight 1 status obey: serviceable (health up)",
 	} {

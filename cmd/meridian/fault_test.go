@@ -356,6 +356,11 @@ func TestKillDuringDrainWrites(t *testing.T) {
 		if got := servedDrains(t, n); !sameSet(got, model) {
 			t.Fatalf("round %d: after restart the node serves drains %s; want %s", round, setString(got), setString(model))
 		}
+		// The start-up log says which drains are in force before serving.
+		if want := fmt.Sprintf(`msg="drains in force from the state dir" count=%d `, len(model)); len(model) > 0 &&
+			!strings.Contains(n.Logs(), want) {
+			t.Errorf("round %d: start-up log lacks %s\n%s", round, want, n.Logs())
+		}
 		t.Logf("round %d: %d changes acknowledged before the kill, %d drains in force", round, len(r.acked), len(model))
 	}
 

@@ -87,13 +87,36 @@ type Record struct {
 	Pools []Pool `json:"pools"`
 	// Values are the record's own values: the fail-open answer.
 	Values []Value `json:"values"`
+	// Outcome is the most degraded of its rules' outcomes: "pool" while
+	// every rule answers from its own pool, else "nearest", "fallback" or
+	// "failopen" (see Rule.Outcome).
+	Outcome string `json:"outcome"`
+	// Decisions counts the answers the record gave since the node started,
+	// by outcome (pool, fallback, nearest, failopen, norule), as the
+	// meridian_dns_dynamic_decisions_total metric does.
+	Decisions map[string]uint64 `json:"decisions"`
 }
+
+// Outcomes of a rule or record, from the least degraded to the most.
+const (
+	OutcomePool     = "pool"     // the rule's own pool
+	OutcomeNearest  = "nearest"  // a farther pool of a nearest record, for some clients
+	OutcomeFallback = "fallback" // a pool down the fallback chain
+	OutcomeFailOpen = "failopen" // the record's own values: no pool has a serviceable value
+)
 
 // Rule is one rule of a record, in order.
 type Rule struct {
 	Pool    string   `json:"pool"`
 	Subnets []string `json:"subnets,omitempty"`
 	Geos    []string `json:"geos,omitempty"` // octoDNS geo codes
+	// Outcome is where the rule's clients are answered from now: one of
+	// the Outcome constants.
+	Outcome string `json:"outcome"`
+	// ServedBy is the pool that answers them: the rule's pool or one down
+	// its fallback chain; "" for failopen, and for a nearest record's
+	// catch-all rule, whose pool depends on the client.
+	ServedBy string `json:"served_by,omitempty"`
 }
 
 // Pool is one pool of a record.
@@ -105,6 +128,10 @@ type Pool struct {
 	// Serviceable counts the values that may be served now: when it is 0
 	// the pool's traffic falls back.
 	Serviceable int `json:"serviceable"`
+	// Served is whether some rule's clients are answered from the pool
+	// now; a pool that is only a fallback is not, while the pools before
+	// it serve.
+	Served bool `json:"served"`
 }
 
 // Value is one answer of a pool and its state.
@@ -116,6 +143,11 @@ type Value struct {
 	Verdict  string `json:"verdict"`  // up, down or unknown
 	Drained  bool   `json:"drained"`
 	// Serviceable is whether answers may use the value now: its status,
-	// verdict and drains together.
+	// verdict and drains together. A record's own value is always
+	// serviceable unless drained: fail-open ignores health.
 	Serviceable bool `json:"serviceable"`
+	// Served is whether answers carry the value now: a serviceable value
+	// of a pool that is served, or a record's own value while some
+	// clients get the fail-open answer.
+	Served bool `json:"served"`
 }

@@ -19,9 +19,53 @@ type StatusReply struct {
 	// Auth is what mutating calls need: "token" (a bearer token) or
 	// "loopback" (no token file: loopback tools only, never browsers).
 	Auth string `json:"auth"`
+	// Serving sums up what the dynamic records answer now.
+	Serving Serving `json:"serving"`
 	// Now is the node's clock, so that readers elsewhere can show ages
 	// and expiries without trusting their own.
 	Now time.Time `json:"now"`
+}
+
+// Serving sums up how the dynamic records answer now, for a banner: which
+// records answer from a fallback or fail open, and how many answers were
+// degraded since the node started.
+type Serving struct {
+	// FailOpen names the records ("app.example.com. A") some of whose
+	// clients get the record's own values, since no pool of theirs has a
+	// serviceable value.
+	FailOpen []string `json:"failopen"`
+	// Fallback names the records, not failing open, some of whose clients
+	// are answered from a fallback pool or a farther nearest pool.
+	Fallback []string `json:"fallback"`
+	// Decisions counts the answers of every dynamic record since the node
+	// started, by outcome (pool, fallback, nearest, failopen, norule).
+	Decisions map[string]uint64 `json:"decisions"`
+	// Degraded is the sum of the fallback, nearest and failopen answers.
+	Degraded uint64 `json:"degraded"`
+}
+
+// outcomes are the keys of Serving.Decisions, always present.
+var outcomes = []string{"pool", "fallback", "nearest", "failopen", "norule"}
+
+// serving sums up recs.
+func serving(recs []Record) Serving {
+	sv := Serving{FailOpen: []string{}, Fallback: []string{}, Decisions: map[string]uint64{}}
+	for _, o := range outcomes {
+		sv.Decisions[o] = 0
+	}
+	for _, r := range recs {
+		switch r.Outcome {
+		case OutcomeFailOpen:
+			sv.FailOpen = append(sv.FailOpen, r.Name+" "+r.Type)
+		case OutcomeFallback, OutcomeNearest:
+			sv.Fallback = append(sv.Fallback, r.Name+" "+r.Type)
+		}
+		for o, n := range r.Decisions {
+			sv.Decisions[o] += n
+		}
+	}
+	sv.Degraded = sv.Decisions["fallback"] + sv.Decisions["nearest"] + sv.Decisions["failopen"]
+	return sv
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +85,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		for j := range recs[i].Pools {
 			recs[i].Pools[j].Values = nonNil(recs[i].Pools[j].Values)
 		}
+		if recs[i].Decisions == nil {
+			recs[i].Decisions = map[string]uint64{}
+		}
 	}
 	rl := s.b.Reload()
 	rl.Problems = nonNil(rl.Problems)
@@ -54,5 +101,5 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		state = sr.StateFiles()
 	}
 	writeJSON(w, http.StatusOK, StatusReply{Status: st, Records: recs, Reload: rl, State: nonNil(state),
-		Auth: auth, Now: s.now().UTC()})
+		Auth: auth, Serving: serving(recs), Now: s.now().UTC()})
 }

@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,12 +15,6 @@ import (
 	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/config"
 )
-
-const drainUsage = `usage: meridian drain TARGET [--for DURATION] [--reason TEXT] [--force] [--api URL | --config FILE] [--token-file FILE]
-       meridian drain --undo TARGET [--api URL | --config FILE] [--token-file FILE]
-TARGET is an address or target name ("198.51.100.1") or a pool ("pool:eu") of
-the zones served; --force drains one they do not name (yet). A reason is at
-most 200 bytes.`
 
 // drainArgs is the parsed command line of `meridian drain`; flags and the
 // target may come in any order.
@@ -35,15 +27,15 @@ type drainArgs struct {
 }
 
 // apiTarget is how a command finds a node's API: --api URL, else
-// api.listen of --config FILE; and, for changes, the bearer token of
-// --token-file, else of the config's api.token_file.
+// api.listen of --config FILE, else of the first config of configPaths
+// that exists, else the default api.listen; and, for changes, the bearer
+// token of --token-file, else of that config's api.token_file.
 type apiTarget struct {
-	api, config, tokenFile string
-	configSet              bool // --config was given, so it must exist
+	api, config, tokenFile string // config "": look in configPaths
 }
 
 func parseDrain(args []string) (drainArgs, error) {
-	a := drainArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
+	var a drainArgs
 	flags, pos, err := splitArgs(args,
 		map[string]bool{"for": true, "reason": true, "api": true, "config": true, "token-file": true},
 		map[string]bool{"undo": true, "force": true})
@@ -67,7 +59,7 @@ func parseDrain(args []string) (drainArgs, error) {
 		case "api":
 			a.api = f.val
 		case "config":
-			a.config, a.configSet = f.val, true
+			a.config = f.val
 		case "token-file":
 			a.tokenFile = f.val
 		}
@@ -86,27 +78,20 @@ func parseDrain(args []string) (drainArgs, error) {
 }
 
 func drain(args []string, stdout, stderr io.Writer) int {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprintln(stdout, drainUsage)
-			return 0
-		}
-	}
 	a, err := parseDrain(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian drain: %v\n%s\n", err, drainUsage)
-		return 2
+		return badUsage(stderr, "drain", err)
 	}
-	base, token, err := a.resolve(true)
+	c, err := a.client(true)
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian drain: %v\n", err)
 		return 1
 	}
-	c := apiClient{base: base, token: token, http: &http.Client{Timeout: 15 * time.Second}}
 	if a.undo {
 		err = c.undrain(a.target)
 		if err == nil {
-			fmt.Fprintf(stdout, "undrained %s\n", a.target)
+			t, _ := healthmesh.CanonicalTarget(a.target) // the API took it, so it is well formed
+			fmt.Fprintf(stdout, "undrained %s\n", t)
 		}
 	} else {
 		var d healthmesh.Drain
@@ -134,19 +119,21 @@ func describeDrain(d healthmesh.Drain) string {
 	return s
 }
 
-// resolve works out the API base URL and, withToken, the bearer token:
-// flags first, then the config file. The config is only required when a
-// flag leaves something to find in it.
-func (a apiTarget) resolve(withToken bool) (base, token string, err error) {
+// client works out the API to call and, withToken, the bearer token:
+// flags first, then the config file. A config named by --config must
+// load; one found in configPaths must load too, since it is the node's;
+// with none found, the default API address is called, without a token.
+func (a apiTarget) client(withToken bool) (apiClient, error) {
+	out := apiClient{http: &http.Client{Timeout: 15 * time.Second}}
 	var c *config.Config
-	if a.api == "" || (withToken && a.tokenFile == "") {
-		c, err = config.Load(a.config)
-		switch {
-		case err == nil:
-		case a.api != "" && !a.configSet && errors.Is(err, fs.ErrNotExist):
-			c, err = nil, nil // --api alone, no config around: no token
-		default:
-			return "", "", err
+	path := a.config
+	if path == "" {
+		path, _ = findConfig()
+	}
+	if path != "" && (a.api == "" || (withToken && a.tokenFile == "")) {
+		var err error
+		if c, err = config.Load(path); err != nil {
+			return out, err
 		}
 	}
 	if withToken {
@@ -157,21 +144,29 @@ func (a apiTarget) resolve(withToken bool) (base, token string, err error) {
 		if tokenFile != "" {
 			data, err := os.ReadFile(tokenFile)
 			if err != nil {
-				return "", "", fmt.Errorf("token file: %w", err)
+				return out, fmt.Errorf("token file: %w", err)
 			}
-			if token = strings.TrimSpace(string(data)); token == "" {
-				return "", "", fmt.Errorf("token file %s is empty", tokenFile)
+			if out.token = strings.TrimSpace(string(data)); out.token == "" {
+				return out, fmt.Errorf("token file %s is empty", tokenFile)
 			}
 		}
 	}
-	if a.api != "" {
-		base, err = apiURL(a.api)
-		return base, token, err
+	switch {
+	case a.api != "":
+		var err error
+		out.base, err = apiURL(a.api)
+		out.from = "--api"
+		return out, err
+	case c == nil:
+		out.base = listenURL(config.Default().API.Listen)
+		out.from = "the default address: no --api or --config, and none of " + strings.Join(configPaths, ", ") + " exists"
+		return out, nil
+	case c.API.Listen == "":
+		return out, fmt.Errorf("%s: api.listen is empty, so the API is off; set it or pass --api URL", c.Path)
 	}
-	if c.API.Listen == "" {
-		return "", "", fmt.Errorf("%s: api.listen is empty, so the API is off; set it or pass --api URL", c.Path)
-	}
-	return listenURL(c.API.Listen), token, nil
+	out.base = listenURL(c.API.Listen)
+	out.from = "api.listen of " + c.Path
+	return out, nil
 }
 
 // apiURL normalises --api: "127.0.0.1:8053" means http://127.0.0.1:8053.
@@ -205,6 +200,7 @@ func listenURL(listen string) string {
 // apiClient calls a node's HTTP API.
 type apiClient struct {
 	base  string // scheme://host:port
+	from  string // where base came from, for errors: "--api", "api.listen of FILE"
 	token string // bearer token; empty sends none
 	http  *http.Client
 }
@@ -245,7 +241,11 @@ func (c apiClient) do(method, path string, body []byte, want int, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the API at %s (is meridian serve running with api.listen set?): %w", c.base, err)
+		msg := "cannot reach the API at " + c.base
+		if c.from != "" {
+			msg += " (" + c.from + ")"
+		}
+		return fmt.Errorf("%s: %w; is meridian serve running with api.listen set?", msg, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -7,14 +7,11 @@ import (
 	"strings"
 
 	"github.com/meridiandns/meridian/geo"
-	"github.com/meridiandns/meridian/internal/config"
 	"github.com/meridiandns/meridian/internal/daemon"
 	expl "github.com/meridiandns/meridian/internal/explain"
 	"github.com/meridiandns/meridian/zones"
 	"github.com/miekg/dns"
 )
-
-const explainUsage = `usage: meridian explain --config FILE NAME [TYPE] --client IP[/PREFIX] [--down VALUE|pool:ID ...]`
 
 // explainArgs is the parsed command line of `meridian explain`; flags and
 // arguments may come in any order.
@@ -25,7 +22,7 @@ type explainArgs struct {
 }
 
 func parseExplain(args []string) (explainArgs, error) {
-	a := explainArgs{config: "meridian.yaml", qtype: dns.TypeA}
+	a := explainArgs{qtype: dns.TypeA}
 	flags, pos, err := splitArgs(args, map[string]bool{"config": true, "client": true, "down": true}, nil)
 	if err != nil {
 		return a, err
@@ -63,15 +60,13 @@ func parseExplain(args []string) (explainArgs, error) {
 func explain(args []string, stdout, stderr io.Writer) int {
 	a, err := parseExplain(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian explain: %v\n%s\n", err, explainUsage)
-		return 2
+		return badUsage(stderr, "explain", err)
 	}
 	client, err := expl.ParseClient(a.client)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian explain: --client %q: %v\n", a.client, err)
-		return 2
+		return badUsage(stderr, "explain", fmt.Errorf("--client %q: %v", a.client, err))
 	}
-	c, err := config.Load(a.config)
+	c, err := loadConfig(a.config)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -11,8 +11,7 @@ import (
 // base64 form the mesh config takes.
 func keygen(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "meridian keygen: unexpected argument %q\n", args[0])
-		return 2
+		return badUsage(stderr, "keygen", fmt.Errorf("unexpected argument %q", args[0]))
 	}
 	key := make([]byte, 32)
 	rand.Read(key) // never fails: crypto/rand panics rather than return weak bytes

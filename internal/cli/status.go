@@ -15,8 +15,6 @@ import (
 	"github.com/meridiandns/meridian/internal/api"
 )
 
-const statusUsage = `usage: meridian status [--api URL | --config FILE] [--json]`
-
 // statusArgs is the parsed command line of `meridian status`.
 type statusArgs struct {
 	apiTarget
@@ -24,7 +22,7 @@ type statusArgs struct {
 }
 
 func parseStatus(args []string) (statusArgs, error) {
-	a := statusArgs{apiTarget: apiTarget{config: "meridian.yaml"}}
+	var a statusArgs
 	flags, pos, err := splitArgs(args, map[string]bool{"api": true, "config": true}, map[string]bool{"json": true})
 	if err != nil {
 		return a, err
@@ -34,7 +32,7 @@ func parseStatus(args []string) (statusArgs, error) {
 		case "api":
 			a.api = f.val
 		case "config":
-			a.config, a.configSet = f.val, true
+			a.config = f.val
 		case "json":
 			a.json = true
 		}
@@ -48,23 +46,16 @@ func parseStatus(args []string) (statusArgs, error) {
 // status prints the node's view of the mesh from its API: the raw JSON
 // with --json, else tables for people.
 func status(args []string, stdout, stderr io.Writer) int {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "-help" {
-			fmt.Fprintln(stdout, statusUsage)
-			return 0
-		}
-	}
 	a, err := parseStatus(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian status: %v\n%s\n", err, statusUsage)
-		return 2
+		return badUsage(stderr, "status", err)
 	}
-	base, _, err := a.resolve(false) // reading needs no token
+	c, err := a.client(false) // reading needs no token
 	if err != nil {
 		fmt.Fprintf(stderr, "meridian status: %v\n", err)
 		return 1
 	}
-	c := apiClient{base: base, http: &http.Client{Timeout: 15 * time.Second}}
+	base := c.base
 	var raw json.RawMessage
 	if err := c.do("GET", "/api/v1/status", nil, http.StatusOK, &raw); err != nil {
 		fmt.Fprintf(stderr, "meridian status: %v\n", err)
@@ -96,6 +87,7 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 	flush := func() { tw.Flush(); fmt.Fprintln(w) }
 
 	fmt.Fprintf(w, "node:   %s (region %s)\napi:    %s\nclock:  %s\n\n", st.Node, orDash(st.Region), base, stamp(st.Now, st.Now))
+	writeServing(w, st)
 
 	members := append([]healthmesh.Member(nil), st.Members...)
 	sort.Slice(members, func(i, j int) bool {
@@ -131,9 +123,18 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 					pool += " (drained)"
 				}
 				for _, v := range p.Values {
-					row(name, typ, pool, fallback, v.Value, fmt.Sprint(v.Weight), verdictText(v), yesNo(v.Serviceable))
+					row(name, typ, pool, fallback, v.Value, fmt.Sprint(v.Weight), verdictText(v), servedText(v))
 					name, typ, pool, fallback = "", "", "", ""
 				}
+			}
+			pool := "(fail-open)"
+			for _, v := range r.Values {
+				verdict := "-"
+				if v.Drained {
+					verdict = "drained"
+				}
+				row(name, typ, pool, "-", v.Value, "-", verdict, servedText(v))
+				name, typ, pool = "", "", ""
 			}
 		}
 		flush()
@@ -183,6 +184,73 @@ func writeStatus(w io.Writer, base string, st api.StatusReply) error {
 		fmt.Fprintf(w, "  changing while read, retried: %s\n", p)
 	}
 	return tw.Flush()
+}
+
+// writeServing names, first, the records that answer from a fallback pool
+// or fail open, and counts the degraded answers since the node started.
+func writeServing(w io.Writer, st api.StatusReply) {
+	sv := st.Serving
+	byName := map[string]api.Record{}
+	for _, r := range st.Records {
+		byName[r.Name+" "+r.Type] = r
+	}
+	for _, name := range sv.FailOpen {
+		r := byName[name]
+		var vals []string
+		for _, v := range r.Values {
+			if v.Served {
+				vals = append(vals, v.Value)
+			}
+		}
+		fmt.Fprintf(w, "FAIL-OPEN: %s answers %s (%s): no pool has a serviceable value, so its own values are served, whatever their health\n",
+			name, orDash(strings.Join(vals, " ")), rulesText(r, api.OutcomeFailOpen))
+	}
+	for _, name := range sv.Fallback {
+		r := byName[name]
+		var parts []string
+		for i, ru := range r.Rules {
+			switch ru.Outcome {
+			case api.OutcomeFallback:
+				parts = append(parts, fmt.Sprintf("rule %d from pool %s instead of %s", i+1, ru.ServedBy, ru.Pool))
+			case api.OutcomeNearest:
+				parts = append(parts, fmt.Sprintf("rule %d from a farther pool for some clients", i+1))
+			}
+		}
+		fmt.Fprintf(w, "FALLBACK:  %s answers %s\n", name, strings.Join(parts, "; "))
+	}
+	if d := sv.Decisions; sv.Degraded > 0 || len(sv.FailOpen)+len(sv.Fallback) > 0 {
+		fmt.Fprintf(w, "degraded answers since start: %d (fallback %d, nearest %d, fail-open %d) of %d\n",
+			sv.Degraded, d["fallback"], d["nearest"], d["failopen"], d["pool"]+d["norule"]+sv.Degraded)
+	}
+	if sv.Degraded > 0 || len(sv.FailOpen)+len(sv.Fallback) > 0 {
+		fmt.Fprintln(w)
+	}
+}
+
+// rulesText names the rules of r with the outcome: "rule 2", "rules 1, 2".
+func rulesText(r api.Record, outcome string) string {
+	var n []string
+	for i, ru := range r.Rules {
+		if ru.Outcome == outcome {
+			n = append(n, fmt.Sprint(i+1))
+		}
+	}
+	if len(n) == 1 {
+		return "rule " + n[0]
+	}
+	return "rules " + strings.Join(n, ", ")
+}
+
+// servedText says whether answers carry v now: yes; standby when it may be
+// used but its pool (or fail-open) is not answering; no.
+func servedText(v api.Value) string {
+	switch {
+	case v.Served:
+		return "yes"
+	case v.Serviceable:
+		return "standby"
+	}
+	return "no"
 }
 
 // memberZones is a member's zone set: its digest and size, and how long
@@ -309,13 +377,6 @@ func upText(up bool) string {
 		return "up"
 	}
 	return "down"
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func orDash(s string) string {

@@ -124,3 +124,36 @@ func TestStatusDrift(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusServing names the records that fall back or fail open before
+// anything else, and marks which values are served.
+func TestStatusServing(t *testing.T) {
+	up := api.Value{Value: "192.0.2.2", Weight: 1, Status: "obey", Endpoint: "e2", Verdict: "up", Serviceable: true, Served: true}
+	down := api.Value{Value: "192.0.2.1", Weight: 1, Status: "obey", Endpoint: "e1", Verdict: "down"}
+	spare := api.Value{Value: "192.0.2.3", Weight: 1, Status: "obey", Endpoint: "e3", Verdict: "up", Serviceable: true}
+	st := api.StatusReply{
+		Records: []api.Record{{Name: "app.example.com.", Type: "A", Outcome: "fallback",
+			Rules: []api.Rule{{Pool: "eu", Outcome: "fallback", ServedBy: "us"}, {Pool: "us", Outcome: "pool", ServedBy: "us"}},
+			Pools: []api.Pool{{ID: "eu", Fallback: "us", Values: []api.Value{down}}, {ID: "us", Served: true, Values: []api.Value{up}},
+				{ID: "spare", Values: []api.Value{spare}}},
+			Values: []api.Value{{Value: "192.0.2.1", Weight: 1, Status: "obey", Verdict: "unknown", Serviceable: true}}}},
+		Serving: api.Serving{Fallback: []string{"app.example.com. A"}, FailOpen: []string{},
+			Decisions: map[string]uint64{"pool": 7, "fallback": 3}, Degraded: 3},
+	}
+	var b bytes.Buffer
+	if err := writeStatus(&b, "http://127.0.0.1:8053", st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"\n\nFALLBACK:  app.example.com. A answers rule 1 from pool us instead of eu\n" +
+			"degraded answers since start: 3 (fallback 3, nearest 0, fail-open 0) of 10\n\nREGION",
+		"eu           us        192.0.2.1  1       down     no\n",
+		"us           -         192.0.2.2  1       up       yes\n",
+		"spare        -         192.0.2.3  1       up       standby\n",
+		"(fail-open)  -         192.0.2.1  -       -        standby\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("got:\n%s\nwant it to contain %q", b.String(), want)
+		}
+	}
+}

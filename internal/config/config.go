@@ -45,7 +45,9 @@ type Config struct {
 	// at startup is served from that copy (and reported) instead of not at
 	// all; deleting a zone file deletes its copy. Empty means nothing is
 	// persisted: serials then restart from the clock, and a zone broken at
-	// startup is not served.
+	// startup is not served. The node refuses to start when the directory
+	// cannot be written or created; later write failures are reported
+	// and retried.
 	StateDir string `yaml:"state_dir"`
 
 	// Path is the file the config was read from; relative paths in the
@@ -194,9 +196,11 @@ type Mesh struct {
 	Join []string `yaml:"join"`
 	// Keyfile holds the base64 32-byte key that encrypts and authenticates
 	// gossip (make one with meridian keygen); every node needs the same key.
+	// Required with mesh.join, unless mesh.insecure.
 	Keyfile string `yaml:"keyfile"`
 	// StateDir keeps drains across restarts, in drains.json; empty keeps
-	// them in memory only.
+	// them in memory only. The node refuses to start when the directory
+	// cannot be written or created.
 	StateDir string `yaml:"state_dir"`
 	// Insecure allows gossip without mesh.keyfile: unencrypted and
 	// unauthenticated, for tests only.

@@ -265,11 +265,16 @@ var referenceHeader = strings.ReplaceAll(`# Configuration reference
      Edit the field comments there, not this file. -->
 
 Meridian reads one YAML file, named with ¦--config FILE¦ (¦meridian serve¦,
-¦check¦, ¦explain¦, ¦status¦, ¦drain¦). Every key is optional: a key left out
+¦check¦, ¦explain¦, ¦status¦, ¦drain¦); without it, ¦./meridian.yaml¦, else
+¦/etc/meridian/meridian.yaml¦. Every key is optional: a key left out
 takes the default listed here. An unknown key is an error that names the key
 and its line (¦meridian.yaml:3: unknown key "dns.listn"¦), so a typo never
 falls back to a default silently. ¦meridian check --config FILE¦
-validates a file and every zone it points at without serving anything.
+validates a file, opens every file and directory it names as ¦serve¦ does at
+start (¦mesh.keyfile¦, ¦api.token_file¦, ¦geoip.databases¦,
+¦log.queries.path¦, ¦state_dir¦, ¦mesh.state_dir¦) and loads every zone it
+points at, without serving anything; ¦serve¦ refuses to start on the same
+problems, each named by its key.
 
 **Paths.** A relative path (¦zones.dir¦, ¦state_dir¦, ¦geoip.databases¦,
 ¦api.token_file¦, ¦mesh.keyfile¦, ¦mesh.state_dir¦, ¦log.queries.path¦) is

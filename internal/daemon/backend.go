@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,9 +12,7 @@ import (
 	"github.com/meridiandns/meridian/healthmesh"
 	"github.com/meridiandns/meridian/internal/api"
 	"github.com/meridiandns/meridian/internal/explain"
-	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/zones"
-	"github.com/miekg/dns"
 )
 
 // backend serves the API from the daemon's parts.
@@ -55,78 +53,6 @@ func (b backend) Explain(ctx context.Context, q explain.Query) (*explain.Report,
 	return explain.Run(ctx, b.d.loader.Current(), b.d.geoReader(), explain.Node{N: b.d.health}, q), nil
 }
 
-// Records lists the dynamic records of the set being served, with the
-// verdicts and drains answers obey right now.
-func (b backend) Records() []api.Record {
-	h := b.d.health
-	drained := map[string]bool{}
-	for _, dr := range h.Drains() {
-		drained[dr.Target] = true
-	}
-	var out []api.Record
-	for _, z := range b.d.loader.Current().Zones() {
-		for _, zr := range z.Records {
-			r := zr.Policy
-			if r == nil {
-				continue
-			}
-			rec := api.Record{Name: r.Name, Zone: z.Origin, Type: dns.TypeToString[r.Type]}
-			for _, ru := range r.Rules {
-				rec.Rules = append(rec.Rules, api.Rule{Pool: ru.PoolID, Subnets: prefixes(ru.Subnets), Geos: geoCodes(ru)})
-			}
-			for _, p := range r.Pools {
-				ps := api.Pool{ID: p.ID, Fallback: p.Fallback, Drained: drained["pool:"+p.ID]}
-				for _, v := range p.Values {
-					vs := valueState(h, r, p, v)
-					if vs.Serviceable {
-						ps.Serviceable++
-					}
-					ps.Values = append(ps.Values, vs)
-				}
-				rec.Pools = append(rec.Pools, ps)
-			}
-			for _, v := range r.Values {
-				rec.Values = append(rec.Values, valueState(h, r, nil, v))
-			}
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// valueState is v's verdict and whether answers may use it, by the rules
-// pools.Select applies: a drain beats the status, which beats the verdict.
-func valueState(h pools.Health, r *pools.Record, p *pools.Pool, v *pools.Value) api.Value {
-	st := h.State(r, v)
-	out := api.Value{Value: v.Value, Weight: v.Weight, Status: v.Status.String(), Endpoint: v.Endpoint,
-		Verdict: st.String(), Drained: h.Drained(r, p, v)}
-	switch {
-	case out.Drained:
-	case v.Status == pools.Up:
-		out.Serviceable = true
-	case v.Status == pools.Down:
-	default:
-		out.Serviceable = st != pools.Unhealthy
-	}
-	return out
-}
-
-func prefixes(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
-
-func geoCodes(ru *pools.Rule) []string {
-	out := make([]string, len(ru.Geos))
-	for i, g := range ru.Geos {
-		out[i] = g.String()
-	}
-	return out
-}
-
 func (b backend) Drains() []healthmesh.Drain { return b.d.health.Drains() }
 
 // SetDrain applies the drain in memory and on the mesh even when it cannot
@@ -150,15 +76,45 @@ func (b backend) SetDrain(target string, d time.Duration, reason, by string, for
 	return dr, nil
 }
 
+// Undrain refuses a target with no drain in force, naming the drained
+// targets it may have been meant as.
 func (b backend) Undrain(target, by string) error {
-	if dr, err := b.d.health.SetDrain(target, 0, "", by, true); dr.Target == "" {
-		return apiError(err)
+	dr, err := b.d.health.SetDrain(target, 0, "", by, true)
+	if dr.Target != "" {
+		return nil
 	}
-	return nil
+	if errors.Is(err, healthmesh.ErrNotDrained) {
+		err = kindError{errors.New(err.Error() + drainedHint(target, b.d.health.Drains())), err}
+	}
+	return apiError(err)
 }
 
-// closeShown is how many close matches a refused target's error names.
-const closeShown = 3
+// drainedHint follows a refused undo: the drains in force that target is
+// close to, else the drains in force when they are few, else nothing.
+func drainedHint(target string, ds []healthmesh.Drain) string {
+	if len(ds) == 0 {
+		return "; nothing is drained"
+	}
+	t, _ := healthmesh.CanonicalTarget(target)
+	known := make([]string, len(ds))
+	for i, d := range ds {
+		known[i] = d.Target
+	}
+	if near := healthmesh.CloseTargets(t, known, closeShown); len(near) > 0 {
+		return "; did you mean " + strings.Join(near, ", ") + "?"
+	}
+	if len(known) <= listShown {
+		return "; drained now: " + strings.Join(known, ", ")
+	}
+	return ""
+}
+
+// closeShown is how many close matches a refused target's error names;
+// listShown is how many known targets it lists when none is close.
+const (
+	closeShown = 3
+	listShown  = 8
+)
 
 // checkServed refuses a canonical drain target that no dynamic record of
 // set names: a value (of a pool, or the record's own) or a pool id.
@@ -196,14 +152,32 @@ func checkServed(target string, set *zones.Set) error {
 		}
 	}
 	what := "value or pool:ID"
-	if strings.HasPrefix(target, "pool:") {
+	isPool := strings.HasPrefix(target, "pool:")
+	if isPool {
 		what = "pool id"
 	}
 	msg := fmt.Sprintf("%s is no %s of the dynamic records served", target, what)
 	if near := healthmesh.CloseTargets(target, known, closeShown); len(near) > 0 {
 		msg += "; did you mean " + strings.Join(near, ", ") + "?"
+	} else if isPool {
+		var ids []string
+		for _, k := range known {
+			if strings.HasPrefix(k, "pool:") {
+				ids = append(ids, k)
+			}
+		}
+		sort.Strings(ids)
+		switch {
+		case len(ids) == 0:
+			msg += "; they have no pools"
+		case len(ids) <= listShown:
+			msg += "; the pools are " + strings.Join(ids, ", ")
+		}
 	}
-	return kindError{errors.New(msg + "; force (meridian drain --force) drains it anyway, for a target about to appear"), api.ErrInvalid}
+	if !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return kindError{errors.New(msg + " Set force (meridian drain --force) to drain it anyway, for a target about to appear"), api.ErrInvalid}
 }
 
 // apiError gives a refusal of the health node the API status it calls for.

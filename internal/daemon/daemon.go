@@ -27,6 +27,7 @@ import (
 	"github.com/meridiandns/meridian/pools"
 	"github.com/meridiandns/meridian/server"
 	"github.com/meridiandns/meridian/zones"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Daemon is one running node.
@@ -39,7 +40,10 @@ type Daemon struct {
 	health  *healthmesh.Node
 	api     *api.Server // nil when api.listen is empty
 	metrics *metrics
-	notify  *notifier // NOTIFY to transfer.notify (notify.go)
+	// decisions gathers the server's query metrics for the status's
+	// decision counts.
+	decisions *prometheus.Registry
+	notify    *notifier // NOTIFY to transfer.notify (notify.go)
 	// zoneWatch watches the zones directory while Run runs with
 	// zones.watch on; nil otherwise.
 	zoneWatch atomic.Pointer[zoneWatch]
@@ -50,6 +54,7 @@ type Daemon struct {
 
 	qmu  sync.Mutex    // guards qlog
 	qlog *querylog.Log // nil when the query log is off
+
 }
 
 // NewLogger returns the logger the config asks for, writing to w, and the
@@ -114,7 +119,23 @@ func serverOptions(c *config.Config) server.Options {
 }
 
 // New loads the zones of the node configured by c. Run binds the listeners.
+// It refuses to start when anything Preflight checks is unusable, with
+// the problems in the error, one per line, each starting with the config
+// file and key.
 func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, error) {
+	if errs := preflight(c, false); len(errs) > 0 {
+		return nil, inConfig(c, errs...)
+	}
+	if err := checkBind("mesh.bind", c.Mesh.Bind); c.Mesh.Bind != "" && err != nil {
+		return nil, inConfig(c, err)
+	}
+	var g *geo.Reader // before the mesh is joined, which a failure here would leave at once
+	if len(c.GeoIP.Databases) > 0 {
+		var err error
+		if g, err = geo.Open(c.GeoIP.Databases); err != nil {
+			return nil, inConfig(c, geoError(err))
+		}
+	}
 	loader, err := zones.NewLoader(ZoneOptions(c), log)
 	if err != nil {
 		log.Error("zone serial state unreadable; serials restart from the clock", "err", err)
@@ -124,7 +145,7 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 		&healthmesh.Prober{}, log)
 	mo, err := meshOptions(c)
 	if err != nil {
-		return nil, err
+		return nil, inConfig(c, err)
 	}
 	d.health, err = healthmesh.NewNode(healthmesh.NodeOptions{Name: c.Node.Name, Region: c.Node.Region,
 		StateDir: c.Mesh.StateDir, Mesh: mo, Log: log}, checker)
@@ -134,16 +155,18 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	if err != nil {
 		log.Error("drain state", "err", err)
 	}
+	logDrains(log, d.health.Drains(), c.Mesh.StateDir)
 	d.srv = server.New(serverOptions(c), loader, log)
 	d.srv.SetHealth(d.health)
 	d.metrics = newMetrics(d)
+	d.decisions = newDecisionRegistry(d.srv.Collector())
 	d.srv.SetTransfer(transferOptions(c))
 	d.notify = newNotifier(log, d.metrics.notifies)
 	d.notify.configure(c)
 	if c.API.Listen != "" {
 		if d.api, err = api.New(api.Options{Listen: c.API.Listen, TokenFile: c.API.TokenFile, AllowedHosts: c.API.AllowedHosts, Log: log}, backend{d}); err != nil {
-			d.health.Close()
-			return nil, err
+			d.closeHealth()
+			return nil, inConfig(c, &KeyError{Key: "api.token_file", Err: err})
 		}
 		d.api.Handle("GET /metrics", d.metrics.handler(log))
 		if c.API.Pprof {
@@ -152,19 +175,15 @@ func New(c *config.Config, log *slog.Logger, level *slog.LevelVar) (*Daemon, err
 	} else if c.API.Pprof {
 		log.Warn("pprof needs the API listener; api.listen is empty, so it is not served")
 	}
-	if len(c.GeoIP.Databases) > 0 {
-		g, err := geo.Open(c.GeoIP.Databases)
-		if err != nil {
-			return nil, fmt.Errorf("geoip: %w", err)
-		}
+	if g != nil {
 		d.geo = g
 		d.srv.SetGeo(g)
 		log.Info("geoip databases loaded", "files", len(c.GeoIP.Databases))
 	}
 	ql, err := d.openQueryLog(c.Log.Queries)
 	if err != nil {
-		d.health.Close()
-		return nil, err
+		d.closeHealth()
+		return nil, inConfig(c, &KeyError{Key: "log.queries.path", Err: err})
 	}
 	d.swapQueryLog(ql)
 	restore := loadGC()
@@ -316,7 +335,7 @@ func meshOptions(c *config.Config) (*healthmesh.MeshOptions, error) {
 	if c.Mesh.Keyfile != "" {
 		key, err := healthmesh.ReadKey(c.Mesh.Keyfile)
 		if err != nil {
-			return nil, err
+			return nil, meshKeyError(c.Mesh.Keyfile, err)
 		}
 		o.Key = key
 	}
@@ -500,18 +519,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Start(); err != nil {
 		cancel()
 		wg.Wait()
-		d.health.Close()
+		d.closeHealth()
 		d.swapQueryLog(nil)
-		return err
+		return inConfig(d.Config(), listenError("dns.listen", err))
 	}
 	if d.api != nil {
 		if err := d.api.Start(); err != nil {
 			cancel()
 			wg.Wait()
 			d.srv.Shutdown(context.Background())
-			d.health.Close()
+			d.closeHealth()
 			d.swapQueryLog(nil)
-			return fmt.Errorf("api: %w", err)
+			return inConfig(d.Config(), listenError("api.listen", err))
 		}
 		d.log.Info("api listening", "addr", d.api.Addr())
 	}
@@ -547,7 +566,7 @@ loop:
 	if d.api != nil {
 		d.api.Shutdown(sctx)
 	}
-	d.health.Close() // leaves the mesh politely
+	d.closeHealth() // leaves the mesh politely
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

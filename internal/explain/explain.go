@@ -121,9 +121,12 @@ type Endpoint struct {
 	ID   string `json:"id"`
 	Name string `json:"name"` // protocol://address:port/path
 	Up   bool   `json:"up"`
-	// Since is when the state was established: the probe's start for
-	// SourceProbe, the verdict's last change for SourceNode.
-	Since   time.Time     `json:"since"`
+	// Since is when the verdict last changed (SourceNode); zero for
+	// SourceProbe, where one probe cannot tell how long the state lasted,
+	// and for an endpoint the node has no verdict for yet.
+	Since time.Time `json:"since"`
+	// Probed is when the one live probe ran (SourceProbe only).
+	Probed  time.Time     `json:"probed,omitzero"`
 	Reason  string        `json:"reason,omitempty"`  // the probe's outcome ("status 200", "connection refused")
 	Latency time.Duration `json:"latency,omitempty"` // the probe's duration
 	Drained bool          `json:"drained,omitempty"` // an operator drained its value

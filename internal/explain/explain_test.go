@@ -198,8 +198,12 @@ func TestEndpointText(t *testing.T) {
 		e    Endpoint
 		want string
 	}{
+		{Endpoint{Name: "http://127.0.0.21:80/health", Up: true, Probed: at, Reason: "status 200", Latency: 3140 * time.Microsecond},
+			"http://127.0.0.21:80/health: up at one probe, 2026-01-02T15:04:05Z (status 200, 3ms)"},
 		{Endpoint{Name: "http://127.0.0.21:80/health", Up: true, Since: at, Reason: "status 200", Latency: 3140 * time.Microsecond},
 			"http://127.0.0.21:80/health: up since 2026-01-02T15:04:05Z (status 200, 3ms)"},
+		{Endpoint{Name: "http://127.0.0.23:80/health", Up: true},
+			"http://127.0.0.23:80/health: up (no verdict yet)"},
 		{Endpoint{Name: "tcp://127.0.0.22:443", Since: at, Drained: true, Observations: []healthmesh.Observation{
 			{Observer: "n1", Region: "eu", Up: false}, {Observer: "n2", Region: "us", Up: true}}},
 			"tcp://127.0.0.22:443: down since 2026-01-02T15:04:05Z (votes: eu/n1 down, us/n2 up, drained)"},

@@ -73,8 +73,18 @@ func (e Endpoint) text() string {
 	if e.Up {
 		state = "up"
 	}
-	s := fmt.Sprintf("%s: %s since %s", e.Name, state, e.Since.UTC().Format(time.RFC3339))
+	var s string
 	var notes []string
+	switch {
+	case !e.Probed.IsZero():
+		// One probe says how the endpoint is now, not since when.
+		s = fmt.Sprintf("%s: %s at one probe, %s", e.Name, state, e.Probed.UTC().Format(time.RFC3339))
+	case !e.Since.IsZero():
+		s = fmt.Sprintf("%s: %s since %s", e.Name, state, e.Since.UTC().Format(time.RFC3339))
+	default:
+		s = fmt.Sprintf("%s: %s", e.Name, state)
+		notes = append(notes, "no verdict yet")
+	}
 	if e.Reason != "" || e.Latency != 0 {
 		notes = append(notes, e.Reason, e.Latency.Round(time.Millisecond).String())
 	}

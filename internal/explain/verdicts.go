@@ -35,7 +35,7 @@ func (l Live) Check(ctx context.Context, eps []healthmesh.Endpoint) Checked {
 	out := Checked{Source: SourceProbe, Down: l.Down, Health: h}
 	for _, e := range eps {
 		r := h.probed[e.ID()]
-		out.Endpoints = append(out.Endpoints, Endpoint{ID: e.ID(), Name: e.String(), Up: r.OK, Since: r.At,
+		out.Endpoints = append(out.Endpoints, Endpoint{ID: e.ID(), Name: e.String(), Up: r.OK, Probed: r.At,
 			Reason: r.Reason, Latency: r.Latency})
 	}
 	return out

@@ -44,17 +44,18 @@
     return !t || t.startsWith('0001-01-01');
   }
 
+  // clock is t in UTC with its date, as the node's logs and
+  // `meridian status` write it: "2026-11-22 02:22:31 UTC".
   function clock(t) {
     if (isZero(t)) return 'never';
-    const d = new Date(t);
-    const today = new Date();
-    const hms = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
-    if (d.toDateString() === today.toDateString()) return hms;
-    return d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + hms;
+    const iso = new Date(t).toISOString(); // always UTC
+    return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + ' UTC';
   }
 
+  // timeEl is t for people; hovering shows it in the reader's own zone.
   function timeEl(t) {
-    return el('time', { datetime: isZero(t) ? undefined : t, title: isZero(t) ? undefined : t }, clock(t));
+    if (isZero(t)) return el('time', {}, 'never');
+    return el('time', { datetime: t, title: new Date(t).toString() }, clock(t));
   }
 
   // span formats milliseconds as "4s", "3m 4s", "2h 5m", "3d 4h".
@@ -95,14 +96,65 @@
   function render(st) {
     $('node').textContent = 'node ' + st.node + (st.region ? ' · region ' + st.region : '');
     document.title = 'Meridian · ' + st.node;
+    const changes = st.auth === 'token';
+    document.body.dataset.changes = String(changes);
+    $('read-only').hidden = changes;
+    renderServing(st);
     swap($('regions'), renderRegions(st));
     swap($('reload'), renderReload(st.reload, st.state || []));
     swap($('records'), renderRecords(st));
     swap($('endpoints'), renderEndpoints(st));
     swap($('drains'), renderDrains(st));
-    const tokenAuth = st.auth === 'token';
-    $('drain-form').hidden = !tokenAuth;
-    $('auth-loopback').hidden = tokenAuth;
+    $('drain-form').hidden = !changes;
+    $('auth-loopback').hidden = changes;
+  }
+
+  // renderServing shows, at the top, the records that fail open or answer
+  // from a fallback pool, and the degraded answers since the node
+  // started; the header turns amber or red with them.
+  function renderServing(st) {
+    const sv = st.serving || { failopen: [], fallback: [], decisions: {}, degraded: 0 };
+    const kind = sv.failopen.length ? 'failopen' : (sv.fallback.length ? 'fallback' : 'ok');
+    document.querySelector('header').dataset.serving = kind;
+    const pill = $('serving-pill');
+    pill.hidden = kind === 'ok';
+    pill.textContent = kind === 'failopen' ? 'fail-open' : 'fallback';
+    const box = $('serving');
+    box.hidden = kind === 'ok';
+    box.dataset.kind = kind;
+    if (kind === 'ok') {
+      box.replaceChildren();
+      return;
+    }
+    const byName = new Map(st.records.map((r) => [r.name + ' ' + r.type, r]));
+    const out = el('div');
+    for (const name of sv.failopen) {
+      const r = byName.get(name) || { values: [], rules: [] };
+      const vals = r.values.filter((v) => v.served).map((v) => v.value);
+      out.append(el('p', { 'data-failopen': name }, badge('down', 'fail-open'), ' ', el('strong', { class: 'mono' }, name),
+        ' answers its own values ', el('span', { class: 'mono' }, vals.join(' ') || '(none: all drained)'),
+        ': no pool of ' + rulesText(r, 'failopen') + ' has a serviceable value, so these are served whatever their health.'));
+    }
+    for (const name of sv.fallback) {
+      const r = byName.get(name) || { rules: [] };
+      const how = r.rules.map((ru, i) => ru.outcome === 'fallback' ? `rule ${i + 1} from pool ${ru.served_by} instead of ${ru.pool}`
+        : (ru.outcome === 'nearest' ? `rule ${i + 1} from a farther pool for some clients` : null)).filter(Boolean);
+      out.append(el('p', { 'data-fallback': name }, badge('warn', 'fallback'), ' ', el('strong', { class: 'mono' }, name),
+        ' answers ' + how.join('; ') + '.'));
+    }
+    const d = sv.decisions || {};
+    out.append(el('p', { id: 'degraded', class: 'small' }, `Degraded answers since the node started: ${sv.degraded}` +
+      ` (fallback ${d.fallback || 0}, nearest ${d.nearest || 0}, fail-open ${d.failopen || 0})` +
+      ` of ${(d.pool || 0) + (d.norule || 0) + sv.degraded}; their TTL is capped at degraded_ttl.`));
+    swap(box, out);
+  }
+
+  // rulesText names the rules of r with the outcome: "rule 2", "rules 1 and 2".
+  function rulesText(r, outcome) {
+    const n = [];
+    r.rules.forEach((ru, i) => { if (ru.outcome === outcome) n.push(i + 1); });
+    if (n.length === 1) return 'rule ' + n[0];
+    return 'rules ' + n.slice(0, -1).join(', ') + ' and ' + n[n.length - 1];
   }
 
   function renderRegions(st) {
@@ -122,11 +174,10 @@
         const zs = m.zone_set || {};
         list.append(el('li', { 'data-member': m.name, 'data-state': m.state,
           'data-zones': zs.digest || 'unknown', 'data-drifting': String(!!zs.drifting) },
-          el('span', { class: 'name' }, m.name),
-          m.name === st.node ? el('span', { class: 'tag' }, 'this node') : null,
-          m.addr ? el('span', { class: 'muted small' }, m.addr) : null,
-          memberZones(m),
-          badge(kind, m.state)));
+          el('div', { class: 'head' }, el('span', { class: 'name', title: m.name }, m.name),
+            m.name === st.node ? el('span', { class: 'tag' }, 'this node') : null,
+            badge(kind, m.state)),
+          el('div', { class: 'meta' }, m.addr ? el('span', { class: 'muted small' }, m.addr) : null, memberZones(m))));
       }
       out.append(el('div', { class: 'region', 'data-region': r },
         el('h3', {}, r, el('span', { class: 'muted small' }, ` ${alive}/${nodes.length} alive`)), list));
@@ -216,6 +267,17 @@
     return (what.length ? what.join('; ') : 'everyone') + ' → ' + r.pool;
   }
 
+  // ruleNow is where the rule's clients are answered from now, when that
+  // is not the rule's own pool.
+  function ruleNow(r) {
+    switch (r.outcome) {
+      case 'fallback': return el('span', {}, ' ', badge('warn', 'now from ' + r.served_by));
+      case 'nearest': return el('span', {}, ' ', badge('warn', 'some from a farther pool'));
+      case 'failopen': return el('span', {}, ' ', badge('down', 'now fail-open'));
+    }
+    return null;
+  }
+
   function renderRecords(st) {
     const out = el('div');
     if (!st.records.length) {
@@ -229,12 +291,12 @@
       box.append(el('h3', {}, rec.name, ' ', el('span', { class: 'type' }, rec.type),
         el('span', { class: 'muted small' }, ' zone ' + rec.zone)));
       if (rec.rules.length) {
-        box.append(el('ol', { class: 'rules' }, rec.rules.map((r) => el('li', {}, ruleText(r)))));
+        box.append(el('ol', { class: 'rules' }, rec.rules.map((r) => el('li', { 'data-outcome': r.outcome }, ruleText(r), ruleNow(r)))));
       }
       const table = el('table', { class: 'values' });
       table.append(el('thead', {}, el('tr', {},
         el('th', {}, 'pool'), el('th', {}, 'value'), el('th', { class: 'num' }, 'weight'),
-        el('th', {}, 'verdict'), el('th', {}, 'votes'), el('th', {}, ''))));
+        el('th', {}, 'verdict'), el('th', {}, 'served'), el('th', {}, 'votes'), el('th', {}, ''))));
       for (const p of rec.pools) {
         const tb = el('tbody', { 'data-pool': p.id });
         p.values.forEach((v, i) => {
@@ -244,17 +306,18 @@
               el('strong', {}, p.id),
               p.fallback ? el('div', { class: 'muted small' }, 'falls back to ' + p.fallback) : null,
               p.drained ? el('div', {}, badge('drained')) : null,
-              p.serviceable === 0 ? el('div', {}, badge('down', 'nothing serviceable')) : null,
+              p.serviceable === 0 ? el('div', {}, badge('down', 'nothing serviceable'),
+                el('div', { class: 'muted small' }, p.fallback ? 'its clients go to ' + p.fallback : 'its clients get the fail-open values')) : null,
               el('div', {}, poolButton(p, valueDrains))));
           }
           tb.append(row);
         });
         table.append(tb);
       }
-      box.append(table);
       if (rec.values.length) {
-        box.append(el('p', { class: 'muted small' }, 'fail-open values: ' + rec.values.map((v) => v.value).join(' ')));
+        table.append(failOpenRows(rec, valueDrains));
       }
+      box.append(table);
       out.append(box);
     }
     return out;
@@ -280,22 +343,61 @@
           `${o.observer} ${o.up ? 'up' : 'down'} since `, timeEl(o.since)));
       }
     }
-    const drainTarget = v.value.replace(/\.$/, '');
-    const action = valueDrains.has(v.value) || valueDrains.has(drainTarget)
-      ? el('button', { type: 'button', class: 'small', 'data-undrain': valueDrains.has(v.value) ? v.value : drainTarget }, 'undrain')
-      : el('button', { type: 'button', class: 'small ghost', 'data-fill': drainTarget }, 'drain…');
     return el('tr', {
       'data-value': v.value, 'data-verdict': v.verdict, 'data-drained': String(v.drained),
-      'data-serviceable': String(v.serviceable), class: v.serviceable ? '' : 'out',
+      'data-serviceable': String(v.serviceable), 'data-served': String(v.served), class: v.serviceable ? '' : 'out',
     },
     el('td', { class: 'value' }, v.value, v.status !== 'obey' ? el('span', { class: 'muted small' }, ' status ' + v.status) : null),
     el('td', { class: 'num' }, v.weight),
     el('td', {}, verdictBadge(v), v.drained && v.verdict !== 'unknown' ? el('span', { class: 'muted small' }, ' health ' + v.verdict) : null),
+    el('td', {}, servedBadge(v)),
     votes,
-    el('td', { class: 'act' }, action));
+    el('td', { class: 'act' }, valueButton(v, valueDrains)));
+  }
+
+  // failOpenRows lists the record's own values: the answer when no pool
+  // has a serviceable value, served whatever their health.
+  function failOpenRows(rec, valueDrains) {
+    const tb = el('tbody', { class: 'failopen', 'data-failopen': String(rec.outcome === 'failopen') });
+    rec.values.forEach((v, i) => {
+      const row = el('tr', { 'data-own-value': v.value, 'data-drained': String(v.drained), 'data-served': String(v.served),
+        class: v.drained ? 'out' : '' },
+      el('td', { class: 'value' }, v.value),
+      el('td', { class: 'num' }, '–'),
+      el('td', {}, v.drained ? badge('drained') : el('span', { class: 'muted small' }, 'health not asked')),
+      el('td', {}, servedBadge(v)),
+      el('td', { class: 'votes' }, el('span', { class: 'muted' }, 'served when every pool is out')),
+      el('td', { class: 'act' }, valueButton(v, valueDrains)));
+      if (i === 0) {
+        row.prepend(el('td', { class: 'pool', rowspan: rec.values.length }, el('strong', {}, 'fail-open'),
+          el('div', { class: 'muted small' }, 'the record\'s own values'),
+          rec.outcome === 'failopen' ? el('div', {}, badge('down', 'in force')) : null));
+      }
+      tb.append(row);
+    });
+    return tb;
+  }
+
+  // servedBadge says whether answers carry v now.
+  function servedBadge(v) {
+    if (v.served) return badge('up', 'served');
+    if (v.serviceable) return badge('unknown', 'standby');
+    return badge('down', 'not served');
+  }
+
+  // valueButton drains or undrains v; none when this page cannot change
+  // anything (no API token on the node).
+  function valueButton(v, valueDrains) {
+    if (!status || status.auth !== 'token') return null;
+    const drainTarget = v.value.replace(/\.$/, '');
+    if (valueDrains.has(v.value) || valueDrains.has(drainTarget)) {
+      return el('button', { type: 'button', class: 'small', 'data-undrain': valueDrains.has(v.value) ? v.value : drainTarget }, 'undrain');
+    }
+    return el('button', { type: 'button', class: 'small ghost', 'data-fill': drainTarget }, 'drain…');
   }
 
   function poolButton(p, valueDrains) {
+    if (!status || status.auth !== 'token') return null;
     const t = 'pool:' + p.id;
     if (valueDrains.has(t)) return el('button', { type: 'button', class: 'small', 'data-undrain': t }, 'undrain pool');
     return el('button', { type: 'button', class: 'small ghost', 'data-fill': t }, 'drain pool…');
@@ -353,7 +455,7 @@
         el('td', {}, d.reason || el('span', { class: 'muted' }, 'none given')),
         el('td', {}, until),
         el('td', {}, d.by, el('div', { class: 'muted small' }, 'at ', timeEl(d.set_at))),
-        el('td', { class: 'act' }, el('button', { type: 'button', class: 'small', 'data-undrain': d.target }, 'undo'))));
+        el('td', { class: 'act' }, st.auth === 'token' ? el('button', { type: 'button', class: 'small', 'data-undrain': d.target }, 'undo') : null)));
     }
     table.append(tb);
     out.append(table);
