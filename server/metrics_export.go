@@ -12,7 +12,7 @@ var (
 		`DNS queries answered, by zone ("" outside every zone served), query type, response code and transport.`,
 		[]string{"zone", "qtype", "rcode", "transport"}, nil)
 	decisionsDesc = prometheus.NewDesc("meridian_dns_dynamic_decisions_total",
-		`Answers chosen by dynamic records, by zone, record name and type, rule index ("" when none matched), pool ("" for fail-open) and outcome (pool, fallback, nearest, failopen, norule).`,
+		`Answers chosen by dynamic records, by zone, record name and type, rule number (from 1, as explain and the status page count; "" when none matched), pool ("" for fail-open) and outcome (pool, fallback, nearest, failopen, norule).`,
 		[]string{"zone", "record", "type", "rule", "pool", "outcome"}, nil)
 	ecsDesc = prometheus.NewDesc("meridian_dns_ecs_queries_total",
 		"DNS queries answered, by whether they carried an EDNS Client Subnet option (present, absent).",
@@ -68,7 +68,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range m.decisions {
 		rule := ""
 		if k.rule >= 0 {
-			rule = strconv.Itoa(k.rule)
+			rule = strconv.Itoa(k.rule + 1) // rule 1 is the first, as every other view counts
 		}
 		ch <- prometheus.MustNewConstMetric(decisionsDesc, prometheus.CounterValue, float64(v.Load()),
 			k.zone, k.record, dns.TypeToString[k.typ], rule, k.pool, k.outcome.String())

@@ -140,10 +140,10 @@ func TestDecisionMetrics(t *testing.T) {
 
 	const app = `record="app.example.org.",`
 	diffSeries(t, "meridian_dns_dynamic_decisions_total", series(t, s.Collector(), "meridian_dns_dynamic_decisions_total"), map[string]float64{
-		`outcome="pool",pool="eu",` + app + `rule="0",type="A",zone="example.org."`:    2,
-		`outcome="pool",pool="us",` + app + `rule="1",type="A",zone="example.org."`:    1,
-		`outcome="pool",pool="eu",` + app + `rule="0",type="AAAA",zone="example.org."`: 1,
-		`outcome="failopen",pool="",` + app + `rule="1",type="A",zone="example.org."`:  1,
+		`outcome="pool",pool="eu",` + app + `rule="1",type="A",zone="example.org."`:    2,
+		`outcome="pool",pool="us",` + app + `rule="2",type="A",zone="example.org."`:    1,
+		`outcome="pool",pool="eu",` + app + `rule="1",type="AAAA",zone="example.org."`: 1,
+		`outcome="failopen",pool="",` + app + `rule="2",type="A",zone="example.org."`:  1,
 	})
 }
 
@@ -283,7 +283,7 @@ func TestMetricsAcrossReload(t *testing.T) {
 
 	c := s.Collector()
 	diffSeries(t, "meridian_dns_dynamic_decisions_total", series(t, c, "meridian_dns_dynamic_decisions_total"), map[string]float64{
-		`outcome="pool",pool="us",record="app.example.org.",rule="1",type="A",zone="example.org."`: 2,
+		`outcome="pool",pool="us",record="app.example.org.",rule="2",type="A",zone="example.org."`: 2,
 	})
 	diffSeries(t, "meridian_dns_queries_total", series(t, c, "meridian_dns_queries_total"), map[string]float64{
 		`qtype="A",rcode="NOERROR",transport="udp",zone="example.org."`:  2,
