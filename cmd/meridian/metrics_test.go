@@ -222,8 +222,8 @@ func TestMetrics(t *testing.T) {
 			"rule", rule, "pool", pool, "outcome", outcome)
 	}
 	diffMetrics(t, "decisions", withPrefix(m, "meridian_dns_dynamic_decisions_total"), map[string]float64{
-		decision("1", "primary", "pool"): 2,
-		decision("0", "lab", "pool"):     1,
+		decision("2", "primary", "pool"): 2,
+		decision("1", "lab", "pool"):     1,
 	})
 	for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
 		if got := m[mkey("meridian_health_endpoint_up", append(ep(ip), "id", endpointID(m, ip))...)]; got != 1 {
@@ -255,7 +255,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("answer with the primary down: got %q; want the lab pool", got)
 	}
 	m = scrapeMetrics(t, n)
-	if got := m[decision("1", "lab", "fallback")]; got != 1 {
+	if got := m[decision("2", "lab", "fallback")]; got != 1 {
 		t.Errorf("fallback decisions: got %v; want 1", got)
 	}
 
