@@ -29,6 +29,10 @@ test: lint
 	$(GO) run ./internal/testreport $(GO) test -json -race -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -run 'TestMeshScale' -v ./healthmesh/
 
+## soak: the soak test of make test (30 s there) for five minutes
+soak:
+	MERIDIAN_SOAK_DURATION=5m $(GO) test -count=1 -timeout 15m -run 'TestSoak' -v ./cmd/meridian/
+
 test-short:
 	$(GO) test -short -count=1 ./...
 
