@@ -129,32 +129,12 @@ func servfail(buf, pkt []byte) []byte {
 	}
 	clear(out[4:12])
 	if binary.BigEndian.Uint16(pkt[4:]) > 0 {
-		if end := questionEnd(pkt); end > 0 {
+		if end := skipQuestion(pkt); end > 0 {
 			out = append(out, pkt[12:end]...)
 			out[5] = 1
 		}
 	}
 	return out
-}
-
-// questionEnd returns the offset just past the first question of pkt when
-// its name is plain labels (no compression) of a legal length, else -1.
-func questionEnd(pkt []byte) int {
-	off := 12
-	for off < len(pkt) {
-		l := int(pkt[off])
-		switch {
-		case l == 0:
-			if off+1-12 > 255 || off+5 > len(pkt) {
-				return -1
-			}
-			return off + 5
-		case l > 63:
-			return -1
-		}
-		off += 1 + l
-	}
-	return -1
 }
 
 // serveTCPContained is the handler of the TCP listeners: serveTCP, with a

@@ -287,15 +287,17 @@ func (w *worker) truncated(out []byte) []byte {
 	return b
 }
 
-// skipQuestion returns the offset just past the first question of msg, or
-// -1 when it is malformed. Our responses write the question uncompressed.
+// skipQuestion returns the offset just past the first question of msg
+// when its name is plain labels (no compression) of a legal length, else
+// -1. Our responses write the question that way; a query that does not
+// gets no question copied from it.
 func skipQuestion(msg []byte) int {
 	off := 12
 	for off < len(msg) {
 		l := int(msg[off])
 		switch {
 		case l == 0:
-			if off+5 > len(msg) {
+			if off+1-12 > 255 || off+5 > len(msg) {
 				return -1
 			}
 			return off + 5
