@@ -64,6 +64,7 @@ type hostSystem struct {
 	root      string          // the node's /
 	home      string          // the operator's working directory: the key made by keygen
 	repo      string          // this checkout: the repository's files
+	bin       string          // what make build makes as bin/meridian (built for the test: a fresh clone has none)
 	users     map[string]bool // made by useradd (each with its own group)
 	installed map[string]fs.FileMode
 }
@@ -76,6 +77,9 @@ func (h *hostSystem) path(p string) string { return filepath.Join(h.root, p) }
 func (h *hostSystem) source(p string) string {
 	if filepath.IsAbs(p) {
 		return h.path(p)
+	}
+	if p == "bin/meridian" && h.bin != "" {
+		return h.bin
 	}
 	if _, err := os.Stat(filepath.Join(h.home, p)); err == nil {
 		return filepath.Join(h.home, p)
@@ -167,6 +171,7 @@ func TestDRDocSteps(t *testing.T) {
 		}
 	}
 	bin := testbin.Build(t)
+	h.bin = bin
 	started, checked := false, false
 	for _, st := range consoleSteps(t, "../docs/dr.md", "Bring it up on real hosts") {
 		argv := strings.Fields(st.cmd)
