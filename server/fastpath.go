@@ -293,16 +293,8 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	m.CheckingDisabled = q.flags&0x0010 != 0
 	w.qs[0] = dns.Question{Name: qname, Qtype: q.qtype, Qclass: dns.ClassINET}
 	m.Question = w.qs[:]
-	switch res.Kind {
-	case zones.Refused:
-		m.Rcode = dns.RcodeRefused
-	case zones.NameError:
-		m.Rcode = dns.RcodeNameError
-	case zones.YXDomain:
-		m.Rcode = dns.RcodeYXDomain
-	}
+	m.Rcode, m.Authoritative = rcodeFor(res.Kind)
 	if res.Kind != zones.Refused {
-		m.Authoritative = true
 		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 	}
 	var out []byte
@@ -319,12 +311,10 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 			return nil, fastGeneral
 		}
 	}
-	limit := dns.MinMsgSize
 	if q.edns {
-		limit = max(dns.MinMsgSize, int(min(q.udpSize, o.UDPSize)))
 		out = w.appendOPT(out, o, res)
 	}
-	if len(out) > limit {
+	if len(out) > udpLimit(o, q.edns, q.udpSize) {
 		return nil, fastGeneral // truncation (and compression) are the general path's
 	}
 	info.rcode = m.Rcode
@@ -345,7 +335,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 
 // appendOPT appends our OPT record to the packed message out and counts it
 // in ARCOUNT: our buffer size, NSID when asked for and configured, and the
-// ECS option echoed with the answer's scope (see echoSubnet).
+// ECS option echoed with the answer's scope (ecsScope).
 func (w *worker) appendOPT(out []byte, o *Options, res *zones.Result) []byte {
 	q := &w.q
 	start := len(out)
@@ -356,15 +346,11 @@ func (w *worker) appendOPT(out []byte, o *Options, res *zones.Result) []byte {
 		out = append(out, o.NSID...)
 	}
 	if q.ecs {
-		scope := 0
-		if res.Dynamic && q.ecsSrc > 0 {
-			scope = res.Scope
-		}
 		n := (int(q.ecsSrc) + 7) / 8
 		out = binary.BigEndian.AppendUint16(out, dns.EDNS0SUBNET)
 		out = binary.BigEndian.AppendUint16(out, uint16(4+n))
 		out = binary.BigEndian.AppendUint16(out, q.ecsFam)
-		out = append(out, q.ecsSrc, byte(scope))
+		out = append(out, q.ecsSrc, ecsScope(res, q.ecsSrc))
 		out = append(out, q.ecsAddr[:n]...)
 	}
 	binary.BigEndian.PutUint16(out[start+9:], uint16(len(out)-start-11))
