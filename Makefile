@@ -68,7 +68,7 @@ bench-mesh:
 	MERIDIAN_MESH_SCALE=full $(GO) test -count=1 -timeout 20m -run 'TestMeshScale' -v ./healthmesh/
 
 bench-gslb: build
-	$(GO) run ./internal/bench/cmd/gslbbench -meridian $(BIN) $(if $(BENCH_OUT),-out $(BENCH_OUT)) \
+	$(GO) run ./cmd/gslbbench -meridian $(BIN) $(if $(BENCH_OUT),-out $(BENCH_OUT)) \
 	  -seconds $(BENCH_SECONDS) -pairs $(BENCH_PAIRS) $(BENCH_FLAGS)
 
 ## fuzz: every fuzz target for FUZZTIME each, one after the other (-fuzz

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/meridiandns/meridian/pools"
 )
 
@@ -39,7 +39,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCheckerVerdicts(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	ep := Endpoint{Address: "127.0.0.2", Check: fastCheck(portOf(t, o.Addr))}
 	v := &pools.Value{Value: "127.0.0.2", Endpoint: ep.ID()}
 	c := NewChecker(Options{AssumeUp: true}, &Prober{}, slog.New(slog.DiscardHandler))
@@ -51,7 +51,7 @@ func TestCheckerVerdicts(t *testing.T) {
 	if !c.Settled() {
 		t.Error("every endpoint up: not settled")
 	}
-	o.SetMode(origin.Status500)
+	o.SetMode(testorigin.Status500)
 	waitFor(t, "the verdict to go down", func() bool { return c.State(nil, v) == pools.Unhealthy })
 	if c.Settled() {
 		t.Error("an endpoint down: settled")
@@ -60,7 +60,7 @@ func TestCheckerVerdicts(t *testing.T) {
 	if len(st) != 1 || st[0].Up || st[0].Last.Reason != "status 500" {
 		t.Errorf("status: got %+v", st)
 	}
-	o.SetMode(origin.OK)
+	o.SetMode(testorigin.OK)
 	waitFor(t, "the verdict to come back", func() bool { return c.State(nil, v) == pools.Healthy })
 	if !c.Settled() {
 		t.Error("the endpoint back up: not settled")
@@ -71,7 +71,7 @@ func TestCheckerVerdicts(t *testing.T) {
 }
 
 func TestCheckerAssumeDown(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	ep := Endpoint{Address: "127.0.0.2", Check: fastCheck(portOf(t, o.Addr))}
 	v := &pools.Value{Value: "127.0.0.2", Endpoint: ep.ID()}
 	c := NewChecker(Options{AssumeUp: false}, &Prober{}, slog.New(slog.DiscardHandler))
@@ -85,15 +85,15 @@ func TestCheckerAssumeDown(t *testing.T) {
 
 func TestCheckerReconcile(t *testing.T) {
 	before := runtime.NumGoroutine()
-	a := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	port := portOf(t, a.Addr)
-	b := origin.NewHTTP(t, "127.0.0.3:"+strconv.Itoa(port), "ok")
+	b := testorigin.NewHTTP(t, "127.0.0.3:"+strconv.Itoa(port), "ok")
 	epA := Endpoint{Address: "127.0.0.2", Check: fastCheck(port)}
 	epB := Endpoint{Address: "127.0.0.3", Check: fastCheck(port)}
 	c := NewChecker(Options{AssumeUp: true}, &Prober{}, slog.New(slog.DiscardHandler))
 	c.Reconcile([]Endpoint{epA})
 	waitFor(t, "probes of a", func() bool { return a.Hits() >= 3 })
-	a.SetMode(origin.Status500)
+	a.SetMode(testorigin.Status500)
 	va := &pools.Value{Endpoint: epA.ID()}
 	waitFor(t, "a down", func() bool { return c.State(nil, va) == pools.Unhealthy })
 
@@ -147,7 +147,7 @@ func TestEndpointsDedupe(t *testing.T) {
 // due rather than once per probe (the CPU BenchmarkCheckerHTTP measures);
 // each endpoint still keeps its interval.
 func TestCheckerProbesInBatches(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	port := portOf(t, o.Addr)
 	const iv = time.Second
 	tick := probeTick(iv)

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/promtest"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 // gather returns every sample n's collector exports as
@@ -35,7 +35,7 @@ func dump(m map[string]float64) string {
 // result, the verdict gauge and its changes as the origin stops, drains,
 // and the series leaving with the endpoint.
 func TestNodeMetrics(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	_, port, _ := net.SplitHostPort(o.Addr)
 	p, _ := strconv.Atoi(port)
 	ep := Endpoint{Address: "127.0.0.2", Check: Check{Protocol: "HTTP", Path: "/health", Port: p, Interval: 100 * time.Millisecond,

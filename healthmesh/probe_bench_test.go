@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 // originEnv, set in the environment of a copy of this test binary, makes
@@ -33,14 +33,14 @@ func TestOriginProcess(t *testing.T) {
 	if addr == "" {
 		t.Skip("the benchmarks' origin process; runs only when " + originEnv + " is set")
 	}
-	o := origin.NewHTTP(t, addr, "ok")
+	o := testorigin.NewHTTP(t, addr, "ok")
 	fmt.Printf("addr %s\n", o.Addr)
 	for sc := bufio.NewScanner(os.Stdin); sc.Scan(); { // until the parent is done
 		switch sc.Text() {
 		case "ok":
-			o.SetMode(origin.OK)
+			o.SetMode(testorigin.OK)
 		case "500":
-			o.SetMode(origin.Status500)
+			o.SetMode(testorigin.Status500)
 		}
 		fmt.Println("done")
 	}

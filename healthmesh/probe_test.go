@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 const probeTimeout = 200 * time.Millisecond
@@ -66,29 +66,29 @@ func endpoint(t *testing.T, proto, addr string, edit func(*Check)) Endpoint {
 func TestProbeHTTP(t *testing.T) {
 	tests := []struct {
 		name       string
-		mode       origin.Mode
+		mode       testorigin.Mode
 		edit       func(*Check)
 		wantOK     bool
 		wantReason string
 		wantStatus int
 	}{
-		{"ok", origin.OK, nil, true, "status 200", 200},
-		{"500", origin.Status500, nil, false, "status 500", 500},
-		{"500 expected", origin.Status500, func(c *Check) { c.Expect = []StatusRange{{Lo: 500, Hi: 500}} }, true, "status 500", 500},
-		{"200 not expected", origin.OK, func(c *Check) { c.Expect = []StatusRange{{Lo: 204, Hi: 204}, {Lo: 300, Hi: 302}} }, false, "status 200", 200},
-		{"hang", origin.Hang, nil, false, "timeout", 0},
+		{"ok", testorigin.OK, nil, true, "status 200", 200},
+		{"500", testorigin.Status500, nil, false, "status 500", 500},
+		{"500 expected", testorigin.Status500, func(c *Check) { c.Expect = []StatusRange{{Lo: 500, Hi: 500}} }, true, "status 500", 500},
+		{"200 not expected", testorigin.OK, func(c *Check) { c.Expect = []StatusRange{{Lo: 204, Hi: 204}, {Lo: 300, Hi: 302}} }, false, "status 200", 200},
+		{"hang", testorigin.Hang, nil, false, "timeout", 0},
 		// The origin has read the whole request when it closes, so the
 		// kernel sends FIN, not RST: the client sees EOF every time.
-		{"close", origin.Close, nil, false, "eof", 0},
-		{"body ok", origin.OK, func(c *Check) { c.Body = "alive" }, true, "status 200", 200},
-		{"wrong body", origin.WrongBody, func(c *Check) { c.Body = "alive" }, false, `body does not contain "alive"`, 200},
-		{"wrong body unchecked", origin.WrongBody, nil, true, "status 200", 200},
-		{"refused", origin.Refuse, nil, false, "connection refused", 0},
+		{"close", testorigin.Close, nil, false, "eof", 0},
+		{"body ok", testorigin.OK, func(c *Check) { c.Body = "alive" }, true, "status 200", 200},
+		{"wrong body", testorigin.WrongBody, func(c *Check) { c.Body = "alive" }, false, `body does not contain "alive"`, 200},
+		{"wrong body unchecked", testorigin.WrongBody, nil, true, "status 200", 200},
+		{"refused", testorigin.Refuse, nil, false, "connection refused", 0},
 	}
 	var p Prober
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := origin.NewHTTP(t, "127.0.0.2:0", "i am alive\n")
+			o := testorigin.NewHTTP(t, "127.0.0.2:0", "i am alive\n")
 			o.SetMode(tt.mode)
 			ep := endpoint(t, "HTTP", o.Addr, tt.edit)
 			start := time.Now()
@@ -99,7 +99,7 @@ func TestProbeHTTP(t *testing.T) {
 			if got.At.Before(start) || got.Latency <= 0 || got.Latency > time.Since(start) {
 				t.Errorf("got At %v Latency %v; want At >= %v and 0 < Latency <= elapsed", got.At, got.Latency, start)
 			}
-			if tt.mode == origin.Hang && (got.Latency < probeTimeout || got.Latency > probeTimeout+500*time.Millisecond) {
+			if tt.mode == testorigin.Hang && (got.Latency < probeTimeout || got.Latency > probeTimeout+500*time.Millisecond) {
 				t.Errorf("got latency %v; want about %v", got.Latency, probeTimeout)
 			}
 		})
@@ -109,8 +109,8 @@ func TestProbeHTTP(t *testing.T) {
 // TestProbeCloseDeterministic guards the "eof" reason against becoming
 // "connection reset" some of the time.
 func TestProbeCloseDeterministic(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.2:0", "x")
-	o.SetMode(origin.Close)
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "x")
+	o.SetMode(testorigin.Close)
 	ep := endpoint(t, "HTTP", o.Addr, nil)
 	var p Prober
 	for i := 0; i < 50; i++ {
@@ -133,7 +133,7 @@ func TestProbeRedirectNotFollowed(t *testing.T) {
 }
 
 func TestProbeRequest(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.3:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.3:0", "ok")
 	ip, port := splitAddr(t, o.Addr)
 	res := &fakeResolver{addrs: map[string][]netip.Addr{"app.example.com": {netip.MustParseAddr(ip)}}}
 	tests := []struct {
@@ -172,7 +172,7 @@ func TestProbeRequest(t *testing.T) {
 }
 
 func TestProbeHostName(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.4:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.4:0", "ok")
 	_, port := splitAddr(t, o.Addr)
 	res := &fakeResolver{addrs: map[string][]netip.Addr{
 		"up.example.com":     {netip.MustParseAddr("127.0.0.4"), netip.MustParseAddr("127.0.0.9")},
@@ -208,7 +208,7 @@ func TestProbeHostName(t *testing.T) {
 }
 
 func TestProbeHTTPS(t *testing.T) {
-	o := origin.NewHTTPS(t, "127.0.0.5:0", "secure")
+	o := testorigin.NewHTTPS(t, "127.0.0.5:0", "secure")
 	ip, _ := splitAddr(t, o.Addr)
 	tests := []struct {
 		name       string
@@ -220,7 +220,7 @@ func TestProbeHTTPS(t *testing.T) {
 		{"verify self-signed host", func(c *Check) { c.TLSVerify, c.Host = true, "localhost" }, "tls: unknown authority", "localhost"},
 		{"no verify", nil, "status 200", ""},
 		{"sni is host", func(c *Check) { c.Host = "secure.example.com" }, "status 200", "secure.example.com"},
-		{"https to http", func(c *Check) { c.Protocol = "HTTPS"; c.Target = origin.NewHTTP(t, "127.0.0.5:0", "plain").Addr }, "tls: not a tls server", ""},
+		{"https to http", func(c *Check) { c.Protocol = "HTTPS"; c.Target = testorigin.NewHTTP(t, "127.0.0.5:0", "plain").Addr }, "tls: not a tls server", ""},
 	}
 	var p Prober
 	for _, tt := range tests {
@@ -254,7 +254,7 @@ func TestProbeHTTPS(t *testing.T) {
 }
 
 func TestProbeTCP(t *testing.T) {
-	o := origin.NewTCP(t, "127.0.0.6:0")
+	o := testorigin.NewTCP(t, "127.0.0.6:0")
 	ep := endpoint(t, "TCP", o.Addr, nil)
 	var p Prober
 	steps := []struct {
@@ -285,7 +285,7 @@ func TestProbeTCP(t *testing.T) {
 }
 
 func TestProbeStopStart(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.7:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.7:0", "ok")
 	ep := endpoint(t, "HTTP", o.Addr, nil)
 	var p Prober
 	steps := []struct {
@@ -296,8 +296,8 @@ func TestProbeStopStart(t *testing.T) {
 		{"up", func() {}, "status 200"},
 		{"stopped", o.Stop, "connection refused"},
 		{"restarted", o.Start, "status 200"},
-		{"refuse mode", func() { o.SetMode(origin.Refuse) }, "connection refused"},
-		{"ok mode", func() { o.SetMode(origin.OK) }, "status 200"},
+		{"refuse mode", func() { o.SetMode(testorigin.Refuse) }, "connection refused"},
+		{"ok mode", func() { o.SetMode(testorigin.OK) }, "status 200"},
 	}
 	for _, s := range steps {
 		s.do()
@@ -308,8 +308,8 @@ func TestProbeStopStart(t *testing.T) {
 }
 
 func TestProbeContextCanceled(t *testing.T) {
-	o := origin.NewHTTP(t, "127.0.0.8:0", "ok")
-	o.SetMode(origin.Hang)
+	o := testorigin.NewHTTP(t, "127.0.0.8:0", "ok")
+	o.SetMode(testorigin.Hang)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var p Prober
@@ -320,14 +320,14 @@ func TestProbeContextCanceled(t *testing.T) {
 
 func TestProbeNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	o := origin.NewHTTP(t, "127.0.0.9:0", "ok")
-	o.SetMode(origin.Hang)
+	o := testorigin.NewHTTP(t, "127.0.0.9:0", "ok")
+	o.SetMode(testorigin.Hang)
 	var p Prober
 	for _, proto := range []string{"HTTP", "TCP", "HTTP"} {
 		p.Probe(context.Background(), endpoint(t, proto, o.Addr, nil))
 	}
-	https := origin.NewHTTPS(t, "127.0.0.9:0", "ok")
-	https.SetMode(origin.Hang)
+	https := testorigin.NewHTTPS(t, "127.0.0.9:0", "ok")
+	https.SetMode(testorigin.Hang)
 	p.Probe(context.Background(), endpoint(t, "HTTPS", https.Addr, nil))
 	o.Stop()
 	https.Stop()

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/meridiandns/meridian/pools"
 )
 
@@ -21,7 +21,7 @@ func TestProbersPerRegion(t *testing.T) {
 	regions := []string{"us", "eu"}
 	nodes := startNodes(t, 6, regions, nil, nil, func(_ int, o *MeshOptions) { o.ProbersPerRegion = 1 })
 	waitAll(t, 10*time.Second, "all members", nodes, func(n *testNode) bool { return members(n) == 6 })
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	_, port, _ := net.SplitHostPort(o.Addr)
 	p, _ := strconv.Atoi(port)
 	ep := Endpoint{Address: "127.0.0.2", Check: Check{Protocol: "HTTP", Path: "/", Port: p, Interval: 300 * time.Millisecond,

@@ -71,15 +71,22 @@ func clientSubnet(opt *dns.OPT) (*dns.EDNS0_SUBNET, error) {
 // as asked, with the scope the answer depends on (0 for answers that are
 // the same for every client).
 func echoSubnet(ropt *dns.OPT, q *dns.EDNS0_SUBNET, res zones.Result) {
-	scope := 0
-	if res.Dynamic && q.SourceNetmask > 0 {
-		scope = res.Scope
-	}
 	ropt.Option = append(ropt.Option, &dns.EDNS0_SUBNET{
 		Code:          dns.EDNS0SUBNET,
 		Family:        q.Family,
 		SourceNetmask: q.SourceNetmask,
-		SourceScope:   uint8(scope),
+		SourceScope:   ecsScope(&res, q.SourceNetmask),
 		Address:       q.Address,
 	})
+}
+
+// ecsScope is the scope prefix to echo for the answer res to a query whose
+// ECS source prefix is source: the answer's scope when it was chosen by
+// client location, else 0, for an answer that is the same for every client
+// or a query that asked for no subnet. Both paths take it from here.
+func ecsScope(res *zones.Result, source uint8) uint8 {
+	if res.Dynamic && source > 0 {
+		return uint8(res.Scope)
+	}
+	return 0
 }

@@ -27,9 +27,9 @@ import (
 type fastVerdict int
 
 const (
-	fastAnswer fastVerdict = iota // answered by the fast path
-	fastDrop                      // not answered at all (a response, or no header)
-	fastSlow                      // answer with the general path
+	fastAnswer  fastVerdict = iota // answered by the fast path
+	fastDrop                       // not answered at all (a response, or no header)
+	fastGeneral                    // answer with the general path
 )
 
 // wireQuery is what the fast path reads from a query packet.
@@ -81,8 +81,8 @@ func (w *worker) answer(pkt []byte, src netip.Addr) []byte {
 	switch v {
 	case fastDrop:
 		return nil
-	case fastSlow:
-		out = w.slow(pkt, src)
+	case fastGeneral:
+		out = w.general(pkt, src)
 	}
 	return w.rateLimit(out, src)
 }
@@ -116,16 +116,16 @@ func (w *worker) parse(pkt []byte) fastVerdict {
 	if (q.flags>>11)&0xF != dns.OpcodeQuery ||
 		binary.BigEndian.Uint16(pkt[4:]) != 1 || binary.BigEndian.Uint16(pkt[6:]) != 0 ||
 		binary.BigEndian.Uint16(pkt[8:]) != 0 {
-		return fastSlow
+		return fastGeneral
 	}
 	ar := binary.BigEndian.Uint16(pkt[10:])
 	if ar > 1 {
-		return fastSlow
+		return fastGeneral
 	}
 	off, n, wire := 12, 0, 0
 	for {
 		if off >= len(pkt) {
-			return fastSlow
+			return fastGeneral
 		}
 		l := int(pkt[off])
 		off++
@@ -134,14 +134,14 @@ func (w *worker) parse(pkt []byte) fastVerdict {
 		}
 		wire += l + 1
 		if l > 63 || off+l > len(pkt) || wire > 254 {
-			return fastSlow // compression pointer, bad label or too long
+			return fastGeneral // compression pointer, bad label or too long
 		}
 		label := pkt[off : off+l]
 		name, low := w.name[n:n+l+1], w.low[n:n+l+1] // wire <= 254: in range
 		for i, c := range label {
 			lc := plainLower[c]
 			if lc == 0 {
-				return fastSlow
+				return fastGeneral
 			}
 			name[i], low[i] = c, lc
 		}
@@ -150,22 +150,22 @@ func (w *worker) parse(pkt []byte) fastVerdict {
 		off += l
 	}
 	if n == 0 || off+4 > len(pkt) {
-		return fastSlow // the root, or a truncated question
+		return fastGeneral // the root, or a truncated question
 	}
 	q.nameLen = n
 	q.qtype = binary.BigEndian.Uint16(pkt[off:])
 	if binary.BigEndian.Uint16(pkt[off+2:]) != dns.ClassINET {
-		return fastSlow
+		return fastGeneral
 	}
 	switch q.qtype {
 	case dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
-		return fastSlow
+		return fastGeneral
 	}
 	off += 4
 	q.qend = off
 	if ar == 0 {
 		if off != len(pkt) {
-			return fastSlow
+			return fastGeneral
 		}
 		return fastAnswer
 	}
@@ -177,21 +177,21 @@ func (w *worker) parseOPT(b []byte) fastVerdict {
 	q := &w.q
 	// root owner, type, class (UDP size), TTL (ext rcode, version, flags), rdlength
 	if len(b) < 11 || b[0] != 0 || binary.BigEndian.Uint16(b[1:]) != dns.TypeOPT || b[6] != 0 {
-		return fastSlow // another RR, or EDNS version > 0 (BADVERS)
+		return fastGeneral // another RR, or EDNS version > 0 (BADVERS)
 	}
 	q.edns = true
 	q.udpSize = binary.BigEndian.Uint16(b[3:])
 	rd := b[11:]
 	if int(binary.BigEndian.Uint16(b[9:])) != len(rd) {
-		return fastSlow
+		return fastGeneral
 	}
 	for len(rd) > 0 {
 		if len(rd) < 4 {
-			return fastSlow
+			return fastGeneral
 		}
 		code, l := binary.BigEndian.Uint16(rd), int(binary.BigEndian.Uint16(rd[2:]))
 		if 4+l > len(rd) {
-			return fastSlow
+			return fastGeneral
 		}
 		data := rd[4 : 4+l]
 		rd = rd[4+l:]
@@ -200,15 +200,15 @@ func (w *worker) parseOPT(b []byte) fastVerdict {
 			q.nsid = true
 		case dns.EDNS0SUBNET:
 			if q.ecs || !w.parseECS(data) {
-				return fastSlow
+				return fastGeneral
 			}
 		case dns.EDNS0COOKIE:
 			if l < 8 || l > 40 {
-				return fastSlow
+				return fastGeneral
 			}
 		case dns.EDNS0PADDING:
 		default:
-			return fastSlow
+			return fastGeneral
 		}
 	}
 	return fastAnswer
@@ -282,7 +282,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	res := &w.res
 	s.zones.Current().LookupLower(qname, lname, q.qtype, &c, s.healthSource(), w.chain[:0], res)
 	if res.Kind == zones.Delegation {
-		return nil, fastSlow // referral glue has its own truncation rule
+		return nil, fastGeneral // referral glue has its own truncation rule
 	}
 	o := s.opts.Load()
 	m := &w.msg
@@ -293,16 +293,8 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	m.CheckingDisabled = q.flags&0x0010 != 0
 	w.qs[0] = dns.Question{Name: qname, Qtype: q.qtype, Qclass: dns.ClassINET}
 	m.Question = w.qs[:]
-	switch res.Kind {
-	case zones.Refused:
-		m.Rcode = dns.RcodeRefused
-	case zones.NameError:
-		m.Rcode = dns.RcodeNameError
-	case zones.YXDomain:
-		m.Rcode = dns.RcodeYXDomain
-	}
+	m.Rcode, m.Authoritative = rcodeFor(res.Kind)
 	if res.Kind != zones.Refused {
-		m.Authoritative = true
 		m.Answer, m.Ns, m.Extra = res.Answer, res.Ns, res.Extra
 	}
 	var out []byte
@@ -316,16 +308,14 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 	if !ok {
 		var err error
 		if out, err = m.PackBuffer(w.out); err != nil {
-			return nil, fastSlow
+			return nil, fastGeneral
 		}
 	}
-	limit := dns.MinMsgSize
 	if q.edns {
-		limit = max(dns.MinMsgSize, int(min(q.udpSize, o.UDPSize)))
 		out = w.appendOPT(out, o, res)
 	}
-	if len(out) > limit {
-		return nil, fastSlow // truncation (and compression) are the general path's
+	if len(out) > udpLimit(o, q.edns, q.udpSize) {
+		return nil, fastGeneral // truncation (and compression) are the general path's
 	}
 	info.rcode = m.Rcode
 	if info.log != nil { // only the query log reads the name and the ECS prefix
@@ -345,7 +335,7 @@ func (w *worker) fast(pkt []byte, src netip.Addr) ([]byte, fastVerdict) {
 
 // appendOPT appends our OPT record to the packed message out and counts it
 // in ARCOUNT: our buffer size, NSID when asked for and configured, and the
-// ECS option echoed with the answer's scope (see echoSubnet).
+// ECS option echoed with the answer's scope (ecsScope).
 func (w *worker) appendOPT(out []byte, o *Options, res *zones.Result) []byte {
 	q := &w.q
 	start := len(out)
@@ -356,15 +346,11 @@ func (w *worker) appendOPT(out []byte, o *Options, res *zones.Result) []byte {
 		out = append(out, o.NSID...)
 	}
 	if q.ecs {
-		scope := 0
-		if res.Dynamic && q.ecsSrc > 0 {
-			scope = res.Scope
-		}
 		n := (int(q.ecsSrc) + 7) / 8
 		out = binary.BigEndian.AppendUint16(out, dns.EDNS0SUBNET)
 		out = binary.BigEndian.AppendUint16(out, uint16(4+n))
 		out = binary.BigEndian.AppendUint16(out, q.ecsFam)
-		out = append(out, q.ecsSrc, byte(scope))
+		out = append(out, q.ecsSrc, ecsScope(res, q.ecsSrc))
 		out = append(out, q.ecsAddr[:n]...)
 	}
 	binary.BigEndian.PutUint16(out[start+9:], uint16(len(out)-start-11))

@@ -92,28 +92,37 @@ func (s *Server) respond(req *dns.Msg, qi *queryInfo) *dns.Msg {
 	}
 
 	if !tcp {
-		truncate(m, udpLimit(o, opt)-qi.reserve)
+		var size uint16
+		if opt != nil {
+			size = opt.UDPSize()
+		}
+		truncate(m, udpLimit(o, opt != nil, size)-qi.reserve)
 	}
 	return m
+}
+
+// rcodeFor maps the kind of a lookup result to the response's rcode and
+// AA bit. Both paths take it from here, so that they cannot disagree.
+func rcodeFor(k zones.Kind) (rcode int, aa bool) {
+	switch k {
+	case zones.Refused:
+		return dns.RcodeRefused, false
+	case zones.Delegation:
+		return dns.RcodeSuccess, false // a referral is not our answer
+	case zones.NameError:
+		return dns.RcodeNameError, true
+	case zones.YXDomain:
+		return dns.RcodeYXDomain, true
+	}
+	return dns.RcodeSuccess, true
 }
 
 // fill maps a lookup result onto the response.
 func fill(m *dns.Msg, res zones.Result) {
 	opt := m.Extra
-	switch res.Kind {
-	case zones.Refused:
-		m.Rcode = dns.RcodeRefused
+	m.Rcode, m.Authoritative = rcodeFor(res.Kind)
+	if res.Kind == zones.Refused {
 		return
-	case zones.Delegation:
-		m.Authoritative = false
-	default:
-		m.Authoritative = true
-	}
-	switch res.Kind {
-	case zones.NameError:
-		m.Rcode = dns.RcodeNameError
-	case zones.YXDomain:
-		m.Rcode = dns.RcodeYXDomain
 	}
 	m.Answer = res.Answer
 	m.Ns = res.Ns
@@ -158,12 +167,13 @@ func (s *Server) replyOPT(o *Options, q *dns.OPT) *dns.OPT {
 }
 
 // udpLimit is the largest UDP response the client accepts: 512 without
-// EDNS, else the smaller of its buffer and ours (never below 512).
-func udpLimit(o *Options, opt *dns.OPT) int {
-	if opt == nil {
+// EDNS, else the smaller of its buffer (size, from its OPT) and ours, never
+// below 512. Both paths take it from here.
+func udpLimit(o *Options, edns bool, size uint16) int {
+	if !edns {
 		return dns.MinMsgSize
 	}
-	return max(dns.MinMsgSize, int(min(opt.UDPSize(), o.UDPSize)))
+	return max(dns.MinMsgSize, int(min(size, o.UDPSize)))
 }
 
 // truncate makes m fit in limit bytes. When the answer or authority section

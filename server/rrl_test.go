@@ -280,7 +280,7 @@ func TestRRLKeysAgree(t *testing.T) {
 	} {
 		for _, v := range []func(*dns.Msg){func(*dns.Msg) {}, withEDNS(1232), withECS(1, "198.51.100.0", 24)} {
 			pkt := pack(t, query(tt.qname, tt.qtype, v))
-			gw.slow(pkt, src)
+			gw.general(pkt, src)
 			if got := foldKey(gw.rrl); got != tt.want {
 				t.Errorf("%s %s, general path: %+v; want %+v", tt.qname, dns.Type(tt.qtype), got, tt.want)
 			}
@@ -295,7 +295,7 @@ func TestRRLKeysAgree(t *testing.T) {
 	}
 	// A response truncated for want of room (the general path's) has no
 	// answer left: NODATA.
-	gw.slow(pack(t, query("big.example.org.", dns.TypeTXT)), src)
+	gw.general(pack(t, query("big.example.org.", dns.TypeTXT)), src)
 	if got, want := gw.rrl, nodata("big.example.org."); got != want {
 		t.Errorf("truncated answer: %+v; want %+v", got, want)
 	}

@@ -137,12 +137,12 @@ func (l *udpListener) shutdown(ctx context.Context) error {
 	}
 }
 
-// slow answers pkt the general way, exactly as a miekg/dns server with
+// general answers pkt the general way, exactly as a miekg/dns server with
 // our accept function, TSIG provider and handler would: unpack, check the
 // TSIG of a signed query, Respond, pack (and sign). Queries it rejects
 // before the handler (see accept) get FORMERR or NOTIMP with the header
 // echoed and no sections, and are not counted.
-func (w *worker) slow(pkt []byte, src netip.Addr) []byte {
+func (w *worker) general(pkt []byte, src netip.Addr) []byte {
 	if len(pkt) < 12 {
 		return nil
 	}

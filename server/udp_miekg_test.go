@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// The general UDP path (worker.slow) copies what a miekg/dns server does
+// The general UDP path (worker.general) copies what a miekg/dns server does
 // with a packet before and after its handler: the accept function, the
 // FORMERR and NOTIMP it answers for rejected or unparsable messages, the
 // TSIG check, the signing of the answer. TestGeneralPathMatchesMiekg pins
@@ -226,7 +226,7 @@ func TestGeneralPathMatchesMiekg(t *testing.T) {
 	none := make([]bool, len(corpus))
 	for i, pkt := range corpus {
 		if len(pkt) <= maxUDPQuery {
-			general[i] = normalize(t, w.slow(pkt, src))
+			general[i] = normalize(t, w.general(pkt, src))
 			none[i] = general[i] == ""
 		}
 	}

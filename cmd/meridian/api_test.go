@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/internal/explain"
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 )
 
@@ -53,11 +53,11 @@ app:
 
 // startOrigins starts two HTTP origins on 127.0.0.12 and 127.0.0.13 with
 // the same port.
-func startOrigins(t *testing.T) (eu, us *origin.HTTP, port string) {
+func startOrigins(t *testing.T) (eu, us *testorigin.HTTP, port string) {
 	t.Helper()
-	eu = origin.NewHTTP(t, "127.0.0.12:0", "ok\n")
+	eu = testorigin.NewHTTP(t, "127.0.0.12:0", "ok\n")
 	_, port, _ = net.SplitHostPort(eu.Addr)
-	us = origin.NewHTTP(t, "127.0.0.13:"+port, "ok\n")
+	us = testorigin.NewHTTP(t, "127.0.0.13:"+port, "ok\n")
 	return eu, us, port
 }
 

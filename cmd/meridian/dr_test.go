@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 )
@@ -122,7 +122,7 @@ func drAnswer(addr, client string) (string, uint32) {
 // take to come back.
 func TestDRExample(t *testing.T) {
 	// Two origins per region, all on one port.
-	var origins [3][2]*origin.HTTP
+	var origins [3][2]*testorigin.HTTP
 	port := ""
 	for i, r := range drRegions {
 		for j, host := range []string{"10", "11"} {
@@ -130,7 +130,7 @@ func TestDRExample(t *testing.T) {
 			if port == "" {
 				addr = r.origins + host + ":0"
 			}
-			origins[i][j] = origin.NewHTTP(t, addr, "ok\n")
+			origins[i][j] = testorigin.NewHTTP(t, addr, "ok\n")
 			_, port, _ = net.SplitHostPort(origins[i][j].Addr)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 // TestExplainGolden runs every case of testdata/explain/cases.txt through
@@ -59,9 +59,9 @@ func TestExplainGolden(t *testing.T) {
 
 // TestExplainShowsHealth probes real origins: one up, one refusing.
 func TestExplainShowsHealth(t *testing.T) {
-	up := origin.NewHTTP(t, "127.0.0.2:0", "ok\n")
+	up := testorigin.NewHTTP(t, "127.0.0.2:0", "ok\n")
 	_, port, _ := net.SplitHostPort(up.Addr)
-	down := origin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
+	down := testorigin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
 	down.Stop()
 	dir := t.TempDir()
 	testbin.WriteFile(t, filepath.Join(dir, "meridian.yaml"), "zones: {dir: zones}\n")

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 )
 
@@ -95,9 +95,9 @@ func TestFailoverTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about a minute")
 	}
-	primary := origin.NewHTTP(t, "127.0.0.2:0", "ok\n")
+	primary := testorigin.NewHTTP(t, "127.0.0.2:0", "ok\n")
 	_, port, _ := net.SplitHostPort(primary.Addr)
-	secondary := origin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
+	secondary := testorigin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
 	n := testbin.Start(t, baseConfig+"dynamic_ttl: 30\ndegraded_ttl: 5\n", map[string]string{
 		"zones/example.com.yaml": failoverZone(port),
 	})
@@ -109,7 +109,7 @@ func TestFailoverTime(t *testing.T) {
 		mode := "refused"
 		if i%2 == 1 {
 			mode = "hung"
-			primary.SetMode(origin.Hang)
+			primary.SetMode(testorigin.Hang)
 		} else {
 			primary.Stop()
 		}
@@ -118,7 +118,7 @@ func TestFailoverTime(t *testing.T) {
 			t.Errorf("trial %d: fallback answer TTL %d; want degraded_ttl 5", i, ttl)
 		}
 		if mode == "hung" {
-			primary.SetMode(origin.OK)
+			primary.SetMode(testorigin.OK)
 		} else {
 			primary.Start()
 		}

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 )
 
@@ -459,9 +459,9 @@ func stateEntry(t *testing.T, n *testbin.Node, name string) map[string]any {
 // space is freed the write is retried by itself and the error clears.
 func TestDiskFullStateDir(t *testing.T) {
 	stateDir := tinyTmpfs(t, 256<<10)
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.20:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
+	testorigin.NewHTTP(t, "127.0.0.21:"+port, "ok")
 	f := &fleet{}
 	for i := range 2 {
 		host := fmt.Sprintf("127.0.0.%d", i+1)

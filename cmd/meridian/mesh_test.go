@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 var regions = []string{"us-east", "eu-west", "ap-south"}
@@ -134,9 +134,9 @@ func (f *fleet) answersEverywhere(t *testing.T, want string, limit time.Duration
 }
 
 func TestMeshThreeNodes(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.20:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
-	b := origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
+	b := testorigin.NewHTTP(t, "127.0.0.21:"+port, "ok")
 	_ = b
 	f := startFleet(t, meshZone("127.0.0.20", "127.0.0.21", port))
 	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
@@ -180,9 +180,9 @@ func TestMeshThreeNodes(t *testing.T) {
 }
 
 func TestMeshDrains(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.20:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
+	testorigin.NewHTTP(t, "127.0.0.21:"+port, "ok")
 	f := startFleet(t, meshZone("127.0.0.20", "127.0.0.21", port))
 	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)
 	bin := testbin.Build(t)
@@ -223,7 +223,7 @@ func TestMeshDrains(t *testing.T) {
 }
 
 func TestMeshWrongKeyStaysOut(t *testing.T) {
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.20:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
 	zone := meshZone("127.0.0.20", "127.0.0.21", port)
 	var mesh []string

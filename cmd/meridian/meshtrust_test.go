@@ -13,19 +13,19 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/internal/meshtest"
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 )
 
 // startPrimaryFleet starts three nodes serving meshZone over a primary
 // origin (127.0.0.20) and a secondary (127.0.0.21), both up, and waits
 // until every node answers the primary. It returns the fleet, the
 // primary, and the zone.
-func startPrimaryFleet(t *testing.T) (*fleet, *origin.HTTP, string) {
+func startPrimaryFleet(t *testing.T) (*fleet, *testorigin.HTTP, string) {
 	t.Helper()
-	a := origin.NewHTTP(t, "127.0.0.20:0", "ok")
+	a := testorigin.NewHTTP(t, "127.0.0.20:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "127.0.0.21:"+port, "ok")
+	testorigin.NewHTTP(t, "127.0.0.21:"+port, "ok")
 	zone := meshZone("127.0.0.20", "127.0.0.21", port)
 	f := startFleet(t, zone)
 	f.answersEverywhere(t, "127.0.0.20", 5*time.Second)

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
@@ -145,9 +145,9 @@ func diffMetrics(t *testing.T, what string, got, want map[string]float64) {
 // fallback metrics as an origin stops; reload counters after a bad and a
 // good zone change.
 func TestMetrics(t *testing.T) {
-	primary := origin.NewHTTP(t, "127.0.0.2:0", "ok\n")
+	primary := testorigin.NewHTTP(t, "127.0.0.2:0", "ok\n")
 	_, port, _ := net.SplitHostPort(primary.Addr)
-	origin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
+	testorigin.NewHTTP(t, "127.0.0.3:"+port, "ok\n")
 	// Zones reload on SIGHUP only, so that each change is exactly one reload.
 	cfg := strings.Replace(baseConfig, "zones: {dir: zones, debounce: 50ms}", "zones: {dir: zones, watch: false}", 1)
 	n := testbin.Start(t, testbin.Config(cfg), map[string]string{

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 )
 
@@ -31,9 +31,9 @@ func TestMeshNetns(t *testing.T) {
 	setupNetns(t, ns)
 
 	// Origins on the hub side, reachable from node 3 over the veth.
-	a := origin.NewHTTP(t, "10.250.0.10:0", "ok")
+	a := testorigin.NewHTTP(t, "10.250.0.10:0", "ok")
 	_, port, _ := net.SplitHostPort(a.Addr)
-	origin.NewHTTP(t, "10.250.0.11:"+port, "ok")
+	testorigin.NewHTTP(t, "10.250.0.11:"+port, "ok")
 	zone := meshZone("10.250.0.10", "10.250.0.11", port)
 
 	meshAddrs := []string{

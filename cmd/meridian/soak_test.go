@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 )
 
@@ -375,11 +375,11 @@ func TestSoak(t *testing.T) {
 		t.Skip("soak test: not in -short mode")
 	}
 	dur := soakDuration(t)
-	first := origin.NewHTTP(t, soakA+":0", "ok")
+	first := testorigin.NewHTTP(t, soakA+":0", "ok")
 	_, port, _ := net.SplitHostPort(first.Addr)
-	origins := map[string]*origin.HTTP{soakA: first}
+	origins := map[string]*testorigin.HTTP{soakA: first}
 	for _, ip := range []string{soakB, soakW1, soakW2, soakE, soakU} {
-		origins[ip] = origin.NewHTTP(t, ip+":"+port, "ok")
+		origins[ip] = testorigin.NewHTTP(t, ip+":"+port, "ok")
 	}
 	cfg := `node: {name: soak, region: eu}
 dns: {listen: ["127.0.0.1:0"], rrl: {responses_per_second: 0}}

@@ -14,6 +14,6 @@
 // time from /proc (procstat.go). bigzone.go measures loading and reloading
 // a large zone set under a paced query load (pacer.go).
 //
-// cmd/gslbbench is the command line; README.md says how to read the
-// figures.
+// The command line is cmd/gslbbench at the top of the module; README.md
+// says how to read the figures.
 package bench

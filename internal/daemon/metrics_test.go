@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/meridiandns/meridian/internal/config"
-	"github.com/meridiandns/meridian/internal/origin"
 	"github.com/meridiandns/meridian/internal/promtest"
 	"github.com/meridiandns/meridian/internal/testbin"
+	"github.com/meridiandns/meridian/internal/testorigin"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -28,9 +28,9 @@ import (
 // startDaemon builds a daemon (not listening: queries go straight to
 // Respond) with a dynamic record probing a real origin, a broken zone and
 // the query log on. It is closed when the test ends.
-func startDaemon(t *testing.T, pprof bool) (*Daemon, *origin.HTTP) {
+func startDaemon(t *testing.T, pprof bool) (*Daemon, *testorigin.HTTP) {
 	t.Helper()
-	o := origin.NewHTTP(t, "127.0.0.2:0", "ok")
+	o := testorigin.NewHTTP(t, "127.0.0.2:0", "ok")
 	_, port, _ := net.SplitHostPort(o.Addr)
 	dir := t.TempDir()
 	files := map[string]string{

@@ -1,10 +1,10 @@
-// Package origin runs real HTTP, HTTPS and TCP servers on loopback for tests:
+// Package testorigin runs real HTTP, HTTPS and TCP servers on loopback for tests:
 // origins whose behaviour (healthy, erroring, hanging, closing, refusing) can
 // be switched at run time, so that probers are exercised over real sockets.
 //
 // Linux routes all of 127.0.0.0/8 to lo, so tests that need several origins
 // can give each its own 127.0.0.x address.
-package origin
+package testorigin
 
 import (
 	"crypto/tls"
