@@ -127,8 +127,7 @@ func (c *Checker) Reconcile(eps []Endpoint) {
 		}
 		started++
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &runner{ep: e, cancel: cancel, done: make(chan struct{}), track: newTracker(c.opts.AssumeUp, now),
-			stats: c.metrics.endpoint(e)}
+		r := &runner{ep: e, cancel: cancel, done: make(chan struct{}), track: newTracker(c.opts.AssumeUp, now)}
 		c.running[id] = r
 		c.wg.Add(1)
 		go c.loop(ctx, id, r)
@@ -234,6 +233,9 @@ func (c *Checker) record(id string, r *runner, res Result) {
 	if c.running[id] != r {
 		c.mu.Unlock()
 		return // removed while probing
+	}
+	if r.stats.latency == nil { // looked up at the first probe, under c.mu, so never after forget
+		r.stats = c.metrics.endpoint(r.ep)
 	}
 	r.stats.observe(res)
 	wasUp := r.track.up
